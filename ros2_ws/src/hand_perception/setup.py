@@ -1,0 +1,41 @@
+"""ament_python package hand_perception; also pip-installable (ROS-free core) for development."""
+
+from glob import glob
+import os
+
+from setuptools import find_packages, setup
+
+PACKAGE = "hand_perception"
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def _files(pattern: str) -> list[str]:
+    return sorted(p for p in glob(os.path.join(HERE, pattern)) if os.path.isfile(p))
+
+
+def _rel(paths: list[str]) -> list[str]:
+    return [os.path.relpath(p, HERE) for p in paths]
+
+
+setup(
+    name=PACKAGE,
+    version="0.1.0",
+    packages=find_packages(exclude=["test", "tests"]),
+    data_files=[
+        ("share/ament_index/resource_index/packages", ["resource/" + PACKAGE]),
+        ("share/" + PACKAGE, ["package.xml"]),
+        ("share/" + PACKAGE + "/launch", _rel(_files("launch/*.launch.py"))),
+        ("share/" + PACKAGE + "/config", _rel(_files("config/*.yaml"))),
+    ],
+    install_requires=["setuptools"],
+    zip_safe=True,
+    maintainer="hand_perception developers",
+    maintainer_email="hand-perception@example.org",
+    description="Bimanual 3D hand estimation (MANO + 21 joints), forecasting and action labels for ROS 2",
+    license="Apache-2.0",
+    entry_points={
+        "console_scripts": [
+            "hand-perception = hand_perception.cli:main",
+        ],
+    },
+)
