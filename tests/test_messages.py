@@ -1,0 +1,805 @@
+"""hand_perception_msgs and the conversion layer, checked against the .msg files themselves.
+
+No ROS needed: the .msg files are parsed with ``rosbags``; messages are built by
+``hand_perception.core.conversions`` both as rosbags dataclasses (CDR round trips, an mcap
+rosbag2) and as instances of strict keyword-only classes that behave like rclpy's generated
+classes in ROS 2 Jazzy (same code path the nodes take with ``RclpyTypes``).
+"""
+
+from __future__ import annotations
+
+import array
+import dataclasses
+import math
+import re
+import xml.etree.ElementTree as ET
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+rosbags = pytest.importorskip("rosbags")
+
+from rosbags.rosbag2 import Reader, StoragePlugin, Writer  # noqa: E402
+from rosbags.typesys import Stores, get_typestore, get_types_from_msg  # noqa: E402
+from rosbags.typesys.base import Nodetype  # noqa: E402
+
+from hand_perception.core import conversions as conv  # noqa: E402
+from hand_perception.core.types import (  # noqa: E402
+    ActionEstimate,
+    ActionHypothesis,
+    BimanualForecast,
+    ForecastSample,
+    FrameResult,
+    HandState,
+    HandTrajectory,
+    ManoParams,
+)
+
+PKG = "hand_perception_msgs"
+EXPECTED_MSGS = {
+    "ActionEstimate",
+    "ActionHypothesis",
+    "BimanualForecast",
+    "ForecastSample",
+    "Hand",
+    "HandArray",
+    "HandTrajectory",
+}
+
+# ROS 2 field types -> numpy dtype / Python type / integer range
+_INT_RANGES = {
+    "int8": (-(2**7), 2**7 - 1),
+    "uint8": (0, 2**8 - 1),
+    "int16": (-(2**15), 2**15 - 1),
+    "uint16": (0, 2**16 - 1),
+    "int32": (-(2**31), 2**31 - 1),
+    "uint32": (0, 2**32 - 1),
+    "int64": (-(2**63), 2**63 - 1),
+    "uint64": (0, 2**64 - 1),
+    "byte": (0, 255),
+    "char": (0, 255),
+}
+_FLOATS = {"float32", "float64"}
+_TYPECODES = {
+    "float32": "f",
+    "float64": "d",
+    "int8": "b",
+    "uint8": "B",
+    "int16": "h",
+    "uint16": "H",
+    "int32": "i",
+    "uint32": "I",
+    "int64": "q",
+    "uint64": "Q",
+}
+_FLOAT32_MAX = 3.402823466e38
+
+
+# --------------------------------------------------------------------------- fixtures
+
+
+@pytest.fixture(scope="module")
+def rb() -> conv.RosbagsTypes:
+    return conv.RosbagsTypes()
+
+
+@pytest.fixture(scope="module")
+def fielddefs(rb: conv.RosbagsTypes) -> dict[str, Any]:
+    """Parsed field definitions of our messages and of every type they use (Jazzy store)."""
+    return rb.typestore.fielddefs
+
+
+def _rotation_quat(rng: np.random.Generator, n: int) -> np.ndarray:
+    q = rng.normal(size=(n, 4))
+    return q / np.linalg.norm(q, axis=1, keepdims=True)
+
+
+def make_hand(rng: np.random.Generator, side: str, variant: int, with_mano: bool = True) -> HandState:
+    mano = (
+        ManoParams(
+            global_orient=rng.normal(size=3),
+            hand_pose=rng.normal(scale=0.3, size=45),
+            betas=rng.normal(size=10),
+            transl=rng.normal(size=3) + [0.0, 0.0, 0.6],
+        )
+        if with_mano
+        else None
+    )
+    return HandState(
+        side=side,
+        track_id=7 + 10 * variant,
+        confidence=0.5 + 0.1 * rng.random(),
+        keypoints_2d=rng.uniform(0, 640, size=(21, 2)),
+        keypoint_confidence=rng.uniform(0.1, 1.0, size=21),
+        joints=rng.normal(scale=0.05, size=(21, 3)) + [0.1, -0.05, 0.5],
+        wrist_position=rng.normal(scale=0.1, size=3) + [0.0, 0.0, 0.5],
+        wrist_orientation_xyzw=_rotation_quat(rng, 1)[0],
+        mano=mano,
+        bbox=np.sort(rng.uniform(0, 480, size=4)),
+        is_observed=bool(variant == 0),
+        depth=0.4 + rng.random(),
+        model=f"procedural_mano_v{variant}",
+    )
+
+
+def make_frame_result(rng: np.random.Generator, variant: int = 0) -> FrameResult:
+    return FrameResult(
+        stamp_ns=1_700_000_000_123_456_789 + 1_033_000_007 * variant,
+        frame_id=f"camera{variant}_color_optical_frame",
+        hands=[make_hand(rng, side, variant) for side in (("left", "right"), ("right", "left"))[variant % 2]],
+        intrinsics_default=bool(variant == 1),
+        latency_s=0.0123 + 0.01 * variant,
+    )
+
+
+def make_trajectory(rng: np.random.Generator, side: str, steps: int) -> HandTrajectory:
+    return HandTrajectory(
+        side=side,
+        wrist_position=rng.normal(scale=0.1, size=(steps, 3)) + [0.0, 0.0, 0.5],
+        wrist_orientation_xyzw=_rotation_quat(rng, steps),
+        joints=rng.normal(scale=0.05, size=(steps, 21, 3)) + [0.0, 0.0, 0.5],
+        hand_pose=rng.normal(scale=0.3, size=(steps, 45)),
+    )
+
+
+def make_sample(rng: np.random.Generator, steps: int, probability: float, flip: bool = False) -> ForecastSample:
+    sides = ("right", "left") if flip else ("left", "right")
+    return ForecastSample(probability=probability, hands=[make_trajectory(rng, s, steps) for s in sides])
+
+
+def make_forecast(rng: np.random.Generator, variant: int = 0, with_mean: bool = True) -> BimanualForecast:
+    steps = 5 + variant
+    k = 3
+    probs = rng.dirichlet(np.ones(k))
+    return BimanualForecast(
+        stamp_ns=1_700_000_001_000_000_000 + 2_000_000_007 * variant,
+        frame_id=f"cam{variant}_optical",
+        time_step_s=0.1 / (1 + variant),
+        horizon_s=steps * 0.1 / (1 + variant),
+        samples=[make_sample(rng, steps, float(p), flip=bool(variant)) for p in probs],
+        mean=make_sample(rng, steps, 1.0 - 0.5 * variant, flip=bool(variant)) if with_mean else None,
+    )
+
+
+def make_action(rng: np.random.Generator, variant: int = 0, side: str | None = "right") -> ActionEstimate:
+    probs = np.sort(rng.dirichlet(np.ones(3)))[::-1]
+    labels = [("open bottle", "open", "bottle"), ("pour water", "pour", "water"), ("pinch", "pinch", "")]
+    return ActionEstimate(
+        stamp_ns=1_700_000_002_500_000_000 + 3_000_000_001 * variant,
+        frame_id=f"cam{variant}",
+        taxonomy="h2o" if variant == 0 else "gestures",
+        hypotheses=[
+            ActionHypothesis(label=f"{lab}{variant}", probability=float(p), verb=f"{v}{variant}", noun=f"{n}{variant}")
+            for (lab, v, n), p in zip(labels, probs)
+        ],
+        window_start_ns=1_700_000_000_000_000_000 + 1_000_000_003 * variant,
+        window_end_ns=1_700_000_002_500_000_000 + 4_000_000_002 * variant,
+        side=side,
+        is_forecast=bool(variant == 1),
+    )
+
+
+# --------------------------------------------------------------------------- generic checks
+
+
+def assert_core_equal(a: Any, b: Any, path: str = "") -> None:
+    """Recursive equality of core dataclasses, float32 tolerance on floats and arrays."""
+    if dataclasses.is_dataclass(a):
+        assert type(a) is type(b), path
+        for f in dataclasses.fields(a):
+            assert_core_equal(getattr(a, f.name), getattr(b, f.name), f"{path}.{f.name}")
+    elif isinstance(a, (list, tuple)):
+        assert isinstance(b, (list, tuple)) and len(a) == len(b), path
+        for i, (x, y) in enumerate(zip(a, b)):
+            assert_core_equal(x, y, f"{path}[{i}]")
+    elif isinstance(a, dict):
+        assert a == b, path
+    elif isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
+        a_arr, b_arr = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+        assert a_arr.shape == b_arr.shape, f"{path}: {a_arr.shape} != {b_arr.shape}"
+        np.testing.assert_allclose(b_arr, a_arr, rtol=2e-7, atol=1e-6, equal_nan=True, err_msg=path)
+    elif isinstance(a, float) or isinstance(b, float):
+        assert math.isclose(a, b, rel_tol=2e-7, abs_tol=1e-6) or (math.isnan(a) and math.isnan(b)), (
+            f"{path}: {a} != {b}"
+        )
+    else:
+        assert a == b, f"{path}: {a!r} != {b!r}"
+
+
+def _msg_field_names(msg: Any, constants: set[str]) -> list[str]:
+    if dataclasses.is_dataclass(msg):  # rosbags (constants and __msgtype__ appear as defaulted fields)
+        return [f.name for f in dataclasses.fields(msg) if f.name not in constants and f.name != "__msgtype__"]
+    return list(msg.FIELDS)  # FakeRclpy classes below
+
+
+def check_against_defs(msg: Any, typename: str, fielddefs: dict[str, Any], path: str = "") -> None:
+    """Assert ``msg`` has exactly the fields of ``typename``'s .msg, each of the right type and size."""
+    consts, fields = fielddefs[typename]
+    names = [name for name, _ in fields]
+    assert _msg_field_names(msg, {c for c, _, _ in consts}) == names, f"{path or typename}: fields differ from the .msg"
+    for name, (kind, spec) in fields:
+        check_value(getattr(msg, name), kind, spec, fielddefs, f"{path or typename}.{name}")
+
+
+def check_value(value: Any, kind: Nodetype, spec: Any, fielddefs: dict[str, Any], path: str) -> None:
+    if kind == Nodetype.BASE:
+        typ = spec[0]
+        if typ == "bool":
+            assert isinstance(value, bool), f"{path}: {type(value)} is not bool"
+        elif typ == "string":
+            assert isinstance(value, str), f"{path}: {type(value)} is not str"
+        elif typ in _FLOATS:
+            assert isinstance(value, float), f"{path}: {type(value)} is not a Python float"
+        else:
+            assert isinstance(value, int) and not isinstance(value, bool), f"{path}: not int"
+            lo, hi = _INT_RANGES[typ]
+            assert lo <= value <= hi, f"{path}: {value} outside {typ}"
+    elif kind == Nodetype.NAME:
+        assert getattr(value, "__msgtype__", None) == spec, f"{path}: {value!r} is not a {spec}"
+        check_against_defs(value, spec, fielddefs, path)
+    elif kind in (Nodetype.ARRAY, Nodetype.SEQUENCE):
+        (sub_kind, sub_spec), size = spec
+        if kind == Nodetype.ARRAY:
+            assert len(value) == size, f"{path}: length {len(value)} != {size}"
+        if sub_kind == Nodetype.BASE:
+            typ = sub_spec[0]
+            if isinstance(value, np.ndarray):
+                assert value.dtype == np.dtype(typ), f"{path}: dtype {value.dtype} != {typ}"
+                assert value.ndim == 1, path
+            else:
+                assert isinstance(value, array.array) and value.typecode == _TYPECODES[typ], path
+        else:
+            assert isinstance(value, list), f"{path}: {type(value)} is not a list"
+            for i, item in enumerate(value):
+                check_value(item, sub_kind, sub_spec, fielddefs, f"{path}[{i}]")
+    else:  # pragma: no cover
+        raise AssertionError(f"{path}: unknown node type {kind}")
+
+
+def leaves(msg: Any, typename: str, fielddefs: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """``{path: value}`` of every primitive leaf (primitive arrays as tuples)."""
+    out: dict[str, Any] = {}
+    for name, (kind, spec) in fielddefs[typename][1]:
+        value = getattr(msg, name)
+        path = f"{prefix}{name}"
+        if kind == Nodetype.BASE:
+            out[path] = value
+        elif kind == Nodetype.NAME:
+            out.update(leaves(value, spec, fielddefs, path + "."))
+        else:
+            (sub_kind, sub_spec), _ = spec
+            if sub_kind == Nodetype.BASE:
+                out[path] = tuple(np.asarray(value).tolist())
+            else:
+                for i, item in enumerate(value):
+                    out.update(leaves(item, sub_spec, fielddefs, f"{path}[{i}]."))
+    return out
+
+
+def _pattern(path: str) -> str:
+    return re.sub(r"\[\d+\]", "[]", path)
+
+
+def field_patterns(typename: str, fielddefs: dict[str, Any], prefix: str = "") -> set[str]:
+    """Every leaf path pattern a message of ``typename`` can have, from the .msg definitions."""
+    out: set[str] = set()
+    for name, (kind, spec) in fielddefs[typename][1]:
+        path = f"{prefix}{name}"
+        if kind == Nodetype.BASE:
+            out.add(path)
+        elif kind == Nodetype.NAME:
+            out |= field_patterns(spec, fielddefs, path + ".")
+        else:
+            (sub_kind, sub_spec), _ = spec
+            if sub_kind == Nodetype.BASE:
+                out.add(path)
+            else:
+                out |= field_patterns(sub_spec, fielddefs, path + "[].")
+    return out
+
+
+def _differs(a: Any, b: Any) -> bool:
+    if isinstance(a, tuple):
+        return len(a) != len(b) or any(_differs(x, y) for x, y in zip(a, b))
+    if isinstance(a, float) and math.isnan(a):
+        return not (isinstance(b, float) and math.isnan(b))
+    return a != b
+
+
+# --------------------------------------------------------------------------- conversions under test
+
+# (message type, core -> msg, msg -> core, core factory(rng, variant))
+CASES = {
+    "HandArray": (
+        conv.frame_result_to_hand_array,
+        conv.hand_array_to_frame_result,
+        lambda rng, v: make_frame_result(rng, v),
+    ),
+    "Hand": (
+        lambda h, t: conv.hand_to_msg(h, 1_234_567_890_123 + 5, "cam_optical", t),
+        conv.msg_to_hand,
+        lambda rng, v: make_hand(rng, ("left", "right")[v % 2], v),
+    ),
+    "BimanualForecast": (
+        lambda f, t: conv.forecast_to_msg(f, t, model="constant_velocity"),
+        conv.msg_to_forecast,
+        lambda rng, v: make_forecast(rng, v),
+    ),
+    "ForecastSample": (
+        conv.sample_to_msg,
+        conv.msg_to_sample,
+        lambda rng, v: make_sample(rng, 4 + v, 0.25 + 0.5 * v, flip=bool(v)),
+    ),
+    "HandTrajectory": (
+        conv.trajectory_to_msg,
+        conv.msg_to_trajectory,
+        lambda rng, v: make_trajectory(rng, ("left", "right")[v % 2], 3 + v),
+    ),
+    "ActionEstimate": (
+        conv.action_to_msg,
+        conv.msg_to_action,
+        lambda rng, v: make_action(rng, v, side=("left", "right")[v % 2]),
+    ),
+    "ActionHypothesis": (
+        conv.hypothesis_to_msg,
+        conv.msg_to_hypothesis,
+        lambda rng, v: ActionHypothesis(label=f"grasp{v}", probability=0.3 + 0.4 * v, verb=f"take{v}", noun=f"cup{v}"),
+    ),
+}
+
+
+# Message fields that have no core-type counterpart and come from an argument instead.
+# (Hand's header comes from the FrameResult; the HandArray case covers it.)
+NOT_FROM_CORE = {
+    "BimanualForecast": {"model"},
+    "Hand": {"header.stamp.sec", "header.stamp.nanosec", "header.frame_id"},
+}
+
+
+def _full(name: str) -> str:
+    return f"{PKG}/msg/{name}"
+
+
+# --------------------------------------------------------------------------- the package itself
+
+
+def test_every_msg_parses_and_package_lists_them(rb: conv.RosbagsTypes) -> None:
+    files = conv.msg_files()
+    assert {Path(p).stem for p in files.values()} == EXPECTED_MSGS
+    assert conv.msg_dir() == Path(__file__).resolve().parents[1] / "ros2_ws" / "src" / PKG / "msg"
+    for name, path in files.items():
+        parsed = get_types_from_msg(path.read_text(), name)
+        assert name in parsed
+        assert name in rb.typestore.types
+    pkg_dir = conv.msg_dir().parent
+
+    # CMakeLists.txt lists exactly the msg files and the foreign packages they use.
+    cmake = (pkg_dir / "CMakeLists.txt").read_text()
+    listed = set(re.findall(r'"msg/(\w+)\.msg"', cmake))
+    assert listed == EXPECTED_MSGS
+    used = {
+        typ.split("/")[0]
+        for _, fields in rb.definitions.values()
+        for _, (kind, spec) in fields
+        for typ in _named_types(kind, spec)
+    } - {PKG}
+    assert used == {"std_msgs", "geometry_msgs", "builtin_interfaces"}
+    deps = re.search(r"DEPENDENCIES([^)]*)\)", cmake)
+    assert deps is not None and set(deps.group(1).split()) == used
+    for pkg in used:
+        assert f"find_package({pkg} REQUIRED)" in cmake
+    assert "rosidl_generate_interfaces(${PROJECT_NAME}" in cmake
+
+    # package.xml: format 3, ament_cmake, rosidl group, depends on every used package.
+    root = ET.parse(pkg_dir / "package.xml").getroot()
+    assert root.tag == "package" and root.get("format") == "3"
+    assert root.findtext("name") == PKG
+    assert root.findtext("export/build_type") == "ament_cmake"
+    assert root.findtext("member_of_group") == "rosidl_interface_packages"
+    build = {e.text for e in root.findall("buildtool_depend")} | {e.text for e in root.findall("build_depend")}
+    assert {"ament_cmake", "rosidl_default_generators"} <= build
+    assert "rosidl_default_runtime" in {e.text for e in root.findall("exec_depend")}
+    assert used <= {e.text for e in root.findall("depend")}
+
+
+def _named_types(kind: Nodetype, spec: Any) -> list[str]:
+    if kind == Nodetype.NAME:
+        return [spec]
+    if kind in (Nodetype.ARRAY, Nodetype.SEQUENCE):
+        (sub_kind, sub_spec), _ = spec
+        return _named_types(sub_kind, sub_spec)
+    return []
+
+
+def test_names_follow_rosidl_rules(rb: conv.RosbagsTypes) -> None:
+    """Field, constant and type names that rosidl (Jazzy) accepts and that collide with nothing."""
+    field_re = re.compile(r"^(?!.*__)(?!.*_$)[a-z][a-z0-9_]*$")
+    const_re = re.compile(r"^[A-Z]([A-Z0-9_]?[A-Z0-9]+)*$")
+    type_re = re.compile(r"^[A-Z][A-Za-z0-9]*$")
+    reserved = {  # Python, C++ and IDL keywords that could appear as field names
+        "and", "as", "assert", "async", "await", "break", "class", "continue", "def", "del", "elif",
+        "else", "except", "finally", "for", "from", "global", "if", "import", "in", "is", "lambda",
+        "nonlocal", "not", "or", "pass", "raise", "return", "try", "while", "with", "yield", "self",
+        "default", "delete", "new", "operator", "private", "public", "struct", "switch", "union",
+        "module", "sequence", "string", "boolean", "octet", "enum", "const", "typedef", "interface",
+        "float", "double", "long", "short", "char", "int", "unsigned", "void", "case", "out", "inout",
+    }
+    for path in conv.msg_files().values():
+        text = path.read_text(encoding="utf-8")
+        # rosidl_adapter turns comments into IDL string literals through 'unicode_escape':
+        # keep them ASCII, without backslashes or tabs.
+        assert text.isascii() and "\\" not in text and "\t" not in text, path.name
+    for name, (consts, fields) in rb.definitions.items():
+        assert type_re.match(name.split("/")[-1]), name
+        for const, _, _ in consts:
+            assert const_re.match(const), f"{name}: constant {const}"
+        for field, _ in fields:
+            assert field_re.match(field), f"{name}: field {field}"
+            assert field not in reserved, f"{name}: field {field}"
+
+
+def test_constants_match_conversions(rb: conv.RosbagsTypes) -> None:
+    for name in ("Hand", "HandTrajectory", "ActionEstimate"):
+        consts = {c: v for c, _, v in rb.definitions[_full(name)][0]}
+        assert consts["LEFT"] == conv.SIDE_LEFT and consts["RIGHT"] == conv.SIDE_RIGHT
+        cls = rb[_full(name)]
+        assert cls.LEFT == conv.SIDE_LEFT and cls.RIGHT == conv.SIDE_RIGHT
+    consts = {c: v for c, _, v in rb.definitions[_full("ActionEstimate")][0]}
+    assert consts["BOTH"] == conv.SIDE_BOTH
+    assert len({conv.SIDE_LEFT, conv.SIDE_RIGHT, conv.SIDE_BOTH}) == 3
+
+
+# --------------------------------------------------------------------------- structure vs .msg
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_messages_match_msg_definitions(name: str, rb: conv.RosbagsTypes, fielddefs: dict[str, Any]) -> None:
+    to_msg, _, factory = CASES[name]
+    msg = to_msg(factory(np.random.default_rng(1), 0), rb)
+    assert msg.__msgtype__ == _full(name)
+    check_against_defs(msg, _full(name), fielddefs)
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_every_field_is_filled_from_the_core_type(
+    name: str, rb: conv.RosbagsTypes, fielddefs: dict[str, Any]
+) -> None:
+    """Two different core objects give messages that differ in every leaf field of the .msg."""
+    to_msg, _, factory = CASES[name]
+    a = leaves(to_msg(factory(np.random.default_rng(2), 0), rb), _full(name), fielddefs)
+    b = leaves(to_msg(factory(np.random.default_rng(3), 1), rb), _full(name), fielddefs)
+    differing = {_pattern(p) for p in a.keys() & b.keys() if _differs(a[p], b[p])}
+    differing |= {_pattern(p) for p in a.keys() ^ b.keys()}
+    expected = field_patterns(_full(name), fielddefs) - NOT_FROM_CORE.get(name, set())
+    assert expected - differing == set(), "fields not filled from the core type"
+
+
+# --------------------------------------------------------------------------- CDR round trips
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_cdr_round_trip(name: str, rb: conv.RosbagsTypes) -> None:
+    to_msg, from_msg, factory = CASES[name]
+    for variant in (0, 1):
+        core = factory(np.random.default_rng(10 + variant), variant)
+        data = rb.serialize(to_msg(core, rb))
+        decoded = rb.deserialize(data, _full(name))
+        assert rb.serialize(decoded) == data
+        assert_core_equal(core, from_msg(decoded))
+
+
+def test_round_trip_special_values(rb: conv.RosbagsTypes) -> None:
+    rng = np.random.default_rng(4)
+    # A hand without MANO fit and unknown depth; an untracked hand.
+    result = make_frame_result(rng)
+    result.hands[0] = dataclasses.replace(result.hands[0], mano=None, depth=float("nan"), track_id=-1)
+    result.stage_latency_s = {"detect": 0.01}
+    result.warnings = ["x"]
+    msg = rb.deserialize(rb.serialize(conv.frame_result_to_hand_array(result, rb)), conv.HAND_ARRAY)
+    assert np.isnan(msg.hands[0].global_orient).all() and np.isnan(msg.hands[0].hand_pose).all()
+    back = conv.hand_array_to_frame_result(msg)
+    assert back.hands[0].mano is None and math.isnan(back.hands[0].depth) and back.hands[0].track_id == -1
+    assert back.stage_latency_s == {} and back.warnings == []  # not carried (diagnostics)
+    result.stage_latency_s, result.warnings = {}, []
+    assert_core_equal(result, back)
+
+    # No hands at all.
+    empty = FrameResult(stamp_ns=5, frame_id="cam", hands=[])
+    assert_core_equal(empty, conv.hand_array_to_frame_result(
+        rb.deserialize(rb.serialize(conv.frame_result_to_hand_array(empty, rb)), conv.HAND_ARRAY)))
+
+    # Forecast without mean, with a single hand, zero-step trajectory allowed.
+    fc = make_forecast(rng, with_mean=False)
+    fc.samples[0].hands = fc.samples[0].hands[:1]
+    out = conv.msg_to_forecast(rb.deserialize(rb.serialize(conv.forecast_to_msg(fc, rb)), conv.BIMANUAL_FORECAST))
+    assert out.mean is None
+    assert_core_equal(fc, out)
+    traj = make_trajectory(rng, "left", 0)
+    assert_core_equal(traj, conv.msg_to_trajectory(
+        rb.deserialize(rb.serialize(conv.trajectory_to_msg(traj, rb)), conv.HAND_TRAJECTORY)))
+
+    # Bimanual action (side None <-> BOTH); hypotheses come out sorted, most likely first.
+    act = make_action(rng, side=None)
+    act.hypotheses = act.hypotheses[::-1]
+    msg = conv.action_to_msg(act, rb)
+    assert msg.side == rb[conv.ACTION_ESTIMATE].BOTH
+    probs = [h.probability for h in msg.hypotheses]
+    assert probs == sorted(probs, reverse=True)
+    out = conv.msg_to_action(rb.deserialize(rb.serialize(msg), conv.ACTION_ESTIMATE))
+    assert out.side is None
+    act.hypotheses = act.hypotheses[::-1]
+    assert_core_equal(act, out)
+
+
+@pytest.mark.parametrize(
+    "ns", [0, 1, 999_999_999, 1_000_000_000, 1_700_000_000_123_456_789, -1, -1_500_000_000, 2**31 * 10**9 - 1]
+)
+def test_time_round_trip(ns: int, rb: conv.RosbagsTypes) -> None:
+    t = conv.stamp_to_time(ns, rb)
+    assert 0 <= t.nanosec < 10**9
+    assert conv.time_to_ns(t) == ns
+    assert conv.time_to_ns(rb.deserialize(rb.serialize(t), conv.TIME)) == ns
+
+
+def test_time_out_of_range(rb: conv.RosbagsTypes) -> None:
+    with pytest.raises(ValueError, match="builtin_interfaces/Time"):
+        conv.stamp_to_time(2**31 * 10**9, rb)
+
+
+# --------------------------------------------------------------------------- bad input
+
+
+def _bad_hand(field: str, value: Any):
+    def build(rng: np.random.Generator) -> FrameResult:
+        result = make_frame_result(rng)
+        hand = result.hands[1]
+        if field.startswith("mano."):
+            hand.mano = dataclasses.replace(hand.mano, **{field[5:]: value})
+        else:
+            setattr(hand, field, value)
+        return result
+
+    return build
+
+
+@pytest.mark.parametrize(
+    "field, value, match",
+    [
+        ("joints", np.zeros((20, 3)), "joints"),
+        ("joints", np.zeros(63), "joints"),
+        ("keypoints_2d", np.zeros((21, 3)), "keypoints_2d"),
+        ("keypoint_confidence", np.zeros(20), "keypoint_confidence"),
+        ("bbox", np.zeros(3), "bbox"),
+        ("wrist_position", np.zeros(2), "wrist_position"),
+        ("wrist_orientation_xyzw", np.zeros(3), "wrist_orientation_xyzw"),
+        ("mano.global_orient", np.zeros(2), "global_orient"),
+        ("mano.hand_pose", np.zeros(44), "hand_pose"),
+        ("mano.hand_pose", np.zeros((15, 3)), "hand_pose"),
+        ("mano.betas", np.zeros(11), "betas"),
+        ("mano.transl", np.zeros(4), "transl"),
+        ("side", "middle", "side"),
+        ("track_id", 2**31, "track_id"),
+    ],
+)
+def test_wrong_sizes_rejected_before_serialization(field: str, value: Any, match: str, rb: conv.RosbagsTypes) -> None:
+    result = _bad_hand(field, value)(np.random.default_rng(5))
+    with pytest.raises(ValueError, match=match):
+        conv.frame_result_to_hand_array(result, rb)
+
+
+@pytest.mark.parametrize(
+    "field, shape_or_value",
+    [("wrist_orientation_xyzw", (4, 3)), ("joints", (4, 20, 3)), ("hand_pose", (3, 45)), ("wrist_position", (4,))],
+)
+def test_inconsistent_trajectory_rejected(field: str, shape_or_value: Any, rb: conv.RosbagsTypes) -> None:
+    traj = make_trajectory(np.random.default_rng(6), "left", 4)
+    setattr(traj, field, np.zeros(shape_or_value))
+    with pytest.raises(ValueError, match=field):
+        conv.trajectory_to_msg(traj, rb)
+
+
+def test_inconsistent_trajectory_message_rejected(rb: conv.RosbagsTypes) -> None:
+    msg = conv.trajectory_to_msg(make_trajectory(np.random.default_rng(7), "right", 3), rb)
+    msg.num_steps = 4
+    with pytest.raises(ValueError, match="wrist_poses"):
+        conv.msg_to_trajectory(msg)
+    msg.num_steps = 3
+    msg.hand_pose = msg.hand_pose[:-1]
+    with pytest.raises(ValueError, match="hand_pose"):
+        conv.msg_to_trajectory(msg)
+    hand = conv.hand_to_msg(make_hand(np.random.default_rng(8), "left", 0), 0, "c", rb)
+    hand.side = 9
+    with pytest.raises(ValueError, match="side"):
+        conv.msg_to_hand(hand)
+
+
+# --------------------------------------------------------------------------- rosbag2 (mcap)
+
+
+def test_mcap_bag_is_self_describing(tmp_path: Path, rb: conv.RosbagsTypes) -> None:
+    rng = np.random.default_rng(9)
+    frames = [make_frame_result(rng, v) for v in range(3)]
+    forecast = make_forecast(rng)
+    action = make_action(rng, side=None)
+    topics = {
+        "/hands": (conv.HAND_ARRAY, [(f.stamp_ns, conv.frame_result_to_hand_array(f, rb)) for f in frames]),
+        "/hands/forecast": (conv.BIMANUAL_FORECAST, [(forecast.stamp_ns, conv.forecast_to_msg(forecast, rb, model="cv"))]),
+        "/hands/action": (conv.ACTION_ESTIMATE, [(action.stamp_ns, conv.action_to_msg(action, rb))]),
+    }
+    bag = tmp_path / "bag"
+    with Writer(bag, version=9, storage_plugin=StoragePlugin.MCAP) as writer:
+        for topic, (msgtype, msgs) in topics.items():
+            connection = writer.add_connection(topic, msgtype, typestore=rb.typestore)
+            for stamp, msg in msgs:
+                writer.write(connection, stamp, rb.serialize(msg))
+
+    assert (bag / "metadata.yaml").is_file() and list(bag.glob("*.mcap"))
+    meta = (bag / "metadata.yaml").read_text()
+    assert "storage_identifier: mcap" in meta and "version: 9" in meta
+
+    # Read it back with a store that knows nothing: everything comes from the bag.
+    fresh = get_typestore(Stores.EMPTY)
+    with Reader(bag) as reader:
+        assert {c.topic for c in reader.connections} == set(topics)
+        for c in reader.connections:
+            assert c.msgtype == topics[c.topic][0]
+            # the full definition, with every nested type (ours and ROS ones), as ros2msg text
+            assert f"MSG: {PKG}/" in c.msgdef.data and "MSG: builtin_interfaces/Time" in c.msgdef.data
+            assert c.digest == rb.typestore.hash_rihs01(c.msgtype) and c.digest.startswith("RIHS01_")
+            fresh.register(get_types_from_msg(c.msgdef.data, c.msgtype))
+        assert fresh.hash_rihs01(conv.HAND_ARRAY) == rb.typestore.hash_rihs01(conv.HAND_ARRAY)
+        got: dict[str, list[Any]] = {t: [] for t in topics}
+        for c, timestamp, data in reader.messages():
+            msg = fresh.deserialize_cdr(data, c.msgtype)
+            got[c.topic].append((timestamp, msg))
+    assert [t for t, _ in got["/hands"]] == [f.stamp_ns for f in frames]
+    for frame, (_, msg) in zip(frames, got["/hands"]):
+        assert_core_equal(frame, conv.hand_array_to_frame_result(msg))
+    (_, fmsg), = got["/hands/forecast"]
+    assert fmsg.model == "cv"
+    assert_core_equal(forecast, conv.msg_to_forecast(fmsg))
+    (_, amsg), = got["/hands/action"]
+    assert_core_equal(action, conv.msg_to_action(amsg))
+
+
+# --------------------------------------------------------------------------- rclpy-like classes
+
+
+class _FakeRclpyMessage:
+    """Base of keyword-only classes that check values like rosidl_generator_py (Jazzy) does."""
+
+    FIELDS: tuple[str, ...] = ()
+    SPECS: dict[str, Any] = {}
+    __msgtype__ = ""
+
+    def __init__(self, **kwargs: Any) -> None:
+        unknown = set(kwargs) - set(self.FIELDS)
+        assert not unknown, f"Invalid arguments passed to constructor: {', '.join(sorted(unknown))}"
+        # Like the tests' contract (stricter than rclpy, which would default them): all fields given.
+        missing = set(self.FIELDS) - set(kwargs)
+        assert not missing, f"{self.__msgtype__}: fields not set: {sorted(missing)}"
+        for name in self.FIELDS:
+            setattr(self, name, kwargs[name])
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        kind, spec = self.SPECS[name]
+        object.__setattr__(self, name, self._check(name, kind, spec, value))
+
+    def _check(self, name: str, kind: Nodetype, spec: Any, value: Any) -> Any:
+        where = f"{self.__msgtype__}.{name}"
+        if kind == Nodetype.BASE:
+            _check_base(where, spec[0], value)
+            return value
+        if kind == Nodetype.NAME:
+            assert isinstance(value, self.PROVIDER[spec]), f"{where}: not a {spec}"
+            return value
+        (sub_kind, sub_spec), size = spec
+        fixed = kind == Nodetype.ARRAY
+        if sub_kind == Nodetype.BASE:
+            typ = sub_spec[0]
+            if fixed and isinstance(value, np.ndarray):
+                assert value.dtype == np.dtype(typ), f"{where}: numpy dtype must be {typ}"
+                assert value.size == size, f"{where}: numpy array must have a size of {size}"
+                return value
+            if not fixed and isinstance(value, array.array):
+                assert value.typecode == _TYPECODES[typ], f"{where}: array typecode"
+                return value
+            # Jazzy accepts only Sequence/Set/UserList here; numpy arrays are not Sequences.
+            assert isinstance(value, Sequence) and not isinstance(value, str), (
+                f"{where}: must be a set or sequence (got {type(value).__name__})"
+            )
+            if fixed:
+                assert len(value) == size, f"{where}: length must be {size}"
+            for v in value:
+                _check_base(where, typ, v)
+            return np.array(value, dtype=typ) if fixed else array.array(_TYPECODES[typ], value)
+        cls = self.PROVIDER[sub_spec]
+        assert isinstance(value, Sequence) and not isinstance(value, str), f"{where}: must be a sequence"
+        if fixed:
+            assert len(value) == size, f"{where}: length must be {size}"
+        assert all(isinstance(v, cls) for v in value), f"{where}: items must be {sub_spec}"
+        return value
+
+
+def _check_base(where: str, typ: str, value: Any) -> None:
+    if typ == "bool":
+        assert isinstance(value, bool), f"{where}: must be of type 'bool'"
+    elif typ == "string":
+        assert isinstance(value, str), f"{where}: must be of type 'str'"
+    elif typ in _FLOATS:
+        assert isinstance(value, float), f"{where}: must be of type 'float' (got {type(value).__name__})"
+        if typ == "float32":
+            assert not (value < -_FLOAT32_MAX or value > _FLOAT32_MAX) or math.isinf(value), where
+    else:
+        assert isinstance(value, int), f"{where}: must be of type 'int' (got {type(value).__name__})"
+        lo, hi = _INT_RANGES[typ]
+        assert lo <= value <= hi, f"{where}: out of range for {typ}"
+
+
+class FakeRclpyTypes(conv.RclpyTypes):
+    """RclpyTypes whose classes are built from the parsed .msg field lists instead of imported."""
+
+    def __init__(self, fielddefs: dict[str, Any]) -> None:
+        super().__init__()
+        self._defs = fielddefs
+
+    def _load(self, name: str) -> Any:
+        consts, fields = self._defs[name]
+        attrs = {
+            "FIELDS": tuple(f for f, _ in fields),
+            "SPECS": dict(fields),
+            "__msgtype__": name,
+            "PROVIDER": self,
+            **{c: v for c, _, v in consts},
+        }
+        return type(name.split("/")[-1], (_FakeRclpyMessage,), attrs)
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_rclpy_like_keyword_classes(name: str, fielddefs: dict[str, Any]) -> None:
+    types = FakeRclpyTypes(fielddefs)
+    to_msg, from_msg, factory = CASES[name]
+    core = factory(np.random.default_rng(11), 1)
+    msg = to_msg(core, types)
+    assert isinstance(msg, _FakeRclpyMessage) and msg.__msgtype__ == _full(name)
+    check_against_defs(msg, _full(name), fielddefs)
+    assert_core_equal(core, from_msg(msg))
+
+
+def test_fake_rclpy_classes_are_strict(fielddefs: dict[str, Any]) -> None:
+    """The fake classes reject what Jazzy's rclpy rejects, so the test above means something."""
+    types = FakeRclpyTypes(fielddefs)
+    point = types[conv.POINT]
+    with pytest.raises(AssertionError):
+        point(x=np.float32(1.0), y=0.0, z=0.0)
+    with pytest.raises(AssertionError):
+        point(x=1.0, y=0.0, z=0.0, w=1.0)
+    traj = types[conv.HAND_TRAJECTORY]
+    good = dict(side=0, num_steps=0, wrist_poses=[], joints=[], hand_pose=array.array("f"))
+    traj(**good)
+    with pytest.raises(AssertionError):
+        traj(**{**good, "hand_pose": np.zeros(0, np.float32)})  # numpy into a sequence
+    with pytest.raises(AssertionError):
+        traj(**{**good, "side": np.uint8(0)})
+    hand = conv.hand_to_msg(make_hand(np.random.default_rng(12), "left", 0), 0, "c", types)
+    with pytest.raises(AssertionError):
+        hand.hand_pose = np.zeros(45)  # float64
+    with pytest.raises(AssertionError):
+        hand.joints = hand.joints[:20]
+    # RclpyTypes.sequence gives array.array with the right typecode
+    seq = conv.RclpyTypes().sequence(np.arange(3, dtype=np.float32))
+    assert isinstance(seq, array.array) and seq.typecode == "f" and list(seq) == [0.0, 1.0, 2.0]
+
+
+def test_msg_dir_override(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    for p in conv.msg_files().values():
+        (tmp_path / p.name).write_text(p.read_text())
+    monkeypatch.setenv("HAND_PERCEPTION_MSGS_DIR", str(tmp_path))
+    assert conv.msg_dir() == tmp_path
+    assert set(conv.load_msg_definitions()) == {_full(n) for n in EXPECTED_MSGS}
+    monkeypatch.setenv("HAND_PERCEPTION_MSGS_DIR", str(tmp_path / "missing"))
+    with pytest.raises(FileNotFoundError):
+        conv.msg_dir()
