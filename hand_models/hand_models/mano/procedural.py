@@ -23,6 +23,7 @@ the generator with respect to ten anatomical shape parameters (size, finger leng
 from __future__ import annotations
 
 import argparse
+import hashlib
 import os
 import pickle
 from dataclasses import dataclass, fields, replace
@@ -531,10 +532,16 @@ def build_procedural_model(side: str = "right", shape: HandShape | None = None, 
     return right if side == "right" else _mirror_model(right)
 
 
+def generator_digest() -> str:
+    """Short hash of this generator's source: cached model files are rebuilt when it changes."""
+    return hashlib.sha256(Path(__file__).read_bytes()).hexdigest()[:10]
+
+
 def default_model_dir() -> Path:
-    """Where the procedural model files live: $HAND_PERCEPTION_CACHE or ~/.cache/hand_perception."""
+    """Where the procedural model files live: $HAND_PERCEPTION_CACHE (or ~/.cache/hand_perception)
+    / procedural_mano_v1-<generator digest>."""
     root = os.environ.get("HAND_PERCEPTION_CACHE") or os.path.join(os.path.expanduser("~"), ".cache", "hand_perception")
-    return Path(root) / MODEL_NAME
+    return Path(root) / f"{MODEL_NAME}-{generator_digest()}"
 
 
 def write_procedural_models(folder: str | os.PathLike | None = None, overwrite: bool = False) -> Path:
