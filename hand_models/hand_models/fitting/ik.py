@@ -152,18 +152,32 @@ def _kabsch(src: np.ndarray, dst: np.ndarray, w: np.ndarray) -> tuple[np.ndarray
     return R, mu_d - np.einsum("bij,bj->bi", R, mu_s)
 
 
+def _cross(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Cross product of (..., 3) arrays (np.cross has a large fixed overhead on tiny arrays)."""
+    return np.stack([a[..., 1] * b[..., 2] - a[..., 2] * b[..., 1],
+                     a[..., 2] * b[..., 0] - a[..., 0] * b[..., 2],
+                     a[..., 0] * b[..., 1] - a[..., 1] * b[..., 0]], -1)
+
+
 def _swing(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Minimal rotations (..., 3, 3) turning directions a into directions b (..., 3)."""
+    """Minimal rotations (..., 3, 3) turning directions a into directions b (..., 3).
+
+    ``R = I + [v]x + [v]x^2 / (1 + c)`` with ``v = a x b``, ``c = a . b`` for unit a, b; nearly
+    opposite directions (c < -0.999) get a half turn about an axis perpendicular to a.
+    """
     a = a / np.linalg.norm(a, axis=-1, keepdims=True)
     b = b / np.linalg.norm(b, axis=-1, keepdims=True)
-    axis = np.cross(a, b)
-    sin = np.linalg.norm(axis, axis=-1, keepdims=True)
-    cos = (a * b).sum(-1, keepdims=True)
-    angle = np.arctan2(sin, cos)
-    # anti-parallel: any perpendicular axis
-    perp = np.cross(a, np.eye(3)[np.argmin(np.abs(a), axis=-1)])
-    unit = np.where(sin > 1e-9, axis / np.maximum(sin, 1e-12), perp / np.linalg.norm(perp, axis=-1, keepdims=True))
-    return _exp(unit * angle)
+    v = _cross(a, b)
+    c = (a * b).sum(-1)[..., None, None]
+    K = _skew(v)
+    R = np.eye(3) + K + (K @ K) / np.maximum(1.0 + c, 1e-3)
+    opposite = c[..., 0, 0] < -0.999
+    if np.any(opposite):
+        ao = a[opposite]
+        perp = _cross(ao, np.eye(3)[np.argmin(np.abs(ao), axis=-1)])
+        perp /= np.linalg.norm(perp, axis=-1, keepdims=True)
+        R[opposite] = 2.0 * perp[..., :, None] * perp[..., None, :] - np.eye(3)
+    return R
 
 
 class ManoFitter:
@@ -197,6 +211,8 @@ class ManoFitter:
         self._level_to_native = np.argsort(level_order)
         self._below = (np.arange(4)[:, None] > np.arange(3)[None, :]).astype(np.float64)  # (4, 3)
         self._build_prior_jacobians()
+        eye = np.broadcast_to(np.eye(3), (1, 16, 3, 3))
+        self._rest21 = self._forward(eye, np.zeros((1, 10)), np.zeros((1, 3)))[0][0]  # (21, 3)
 
     # --- forward kinematics of the 21 joints ----------------------------------------------
     def _forward(self, R: np.ndarray, betas: np.ndarray, transl: np.ndarray):
@@ -307,8 +323,8 @@ class ManoFitter:
         """Palm Kabsch + per-bone swing. Returns local rotations (B, 16, 3, 3) and transl (B, 3)."""
         B = target.shape[0]
         R = np.broadcast_to(np.eye(3), (B, 16, 3, 3)).copy()
-        rest21, _, _ = self._forward(R, np.zeros((B, 10)), np.zeros((B, 3)))
-        R0, t = _kabsch(rest21[:, PALM_OURS], target[:, PALM_OURS], weight[:, PALM_OURS])
+        rest_palm = np.broadcast_to(self._rest21[PALM_OURS], (B, len(PALM_OURS), 3))
+        R0, t = _kabsch(rest_palm, target[:, PALM_OURS], weight[:, PALM_OURS])
         R[:, 0] = R0
         wrist = self.rest_joints[0]
         transl = t + R0 @ wrist - wrist  # MANO: p_0 = J_0 + transl, root turning about J_0
