@@ -1,0 +1,140 @@
+"""Pipeline configuration: one YAML file chooses and tunes every stage.
+
+Sections: ``estimator`` (detection, placement, MANO fit), ``temporal`` (``TemporalConfig``),
+``forecast`` (``ForecastConfig``). Unknown keys are errors, so typos do not pass silently.
+Example (all keys optional)::
+
+    estimator:
+      max_hands: 2
+      mano_dir: null          # folder with MANO_RIGHT.pkl / MANO_LEFT.pkl; null = procedural model
+      small_hand_pass: true
+    temporal:
+      model: one_euro         # the no-weights default
+      max_gap_s: 0.3
+    forecast:
+      model: constant_velocity
+      horizon_s: 1.0
+      time_step_s: 0.1
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+
+from hand_perception.core.forecasting import ForecastConfig
+from hand_perception.core.gestures import GestureConfig
+from hand_perception.core.temporal import TemporalConfig
+
+
+@dataclass
+class EstimatorConfig:
+    """Per-frame estimation settings.
+
+    max_hands: most hands per frame; min_detection_score / min_presence: MediaPipe palm and
+    landmark thresholds; small_hand_pass: tiled second detector pass for small hands;
+    redetect_interval: detector cadence while fewer than max_hands are tracked; num_threads:
+    TFLite threads per model; mano_dir: MANO folder (None: $HAND_PERCEPTION_MANO_DIR or the
+    procedural model); fit_mano: run the inverse kinematics; ik_iterations: LM steps;
+    min_keypoint_confidence: keypoints below it are treated as missing in placement and IK;
+    backend: inference backend for the learned stages ('tflite' for the MediaPipe models here).
+    """
+
+    max_hands: int = 2
+    min_detection_score: float = 0.5
+    min_presence: float = 0.5
+    small_hand_pass: bool = True
+    redetect_interval: int = 1
+    num_threads: int = 2
+    mano_dir: str | None = None
+    fit_mano: bool = True
+    ik_iterations: int = 6
+    min_keypoint_confidence: float = 0.2
+    backend: str = "tflite"
+
+
+@dataclass
+class TemporalSection(TemporalConfig):
+    """TemporalConfig plus the choice of model ('one_euro' = no weights; 'none' = raw)."""
+
+    model: str = "one_euro"
+
+
+@dataclass
+class ForecastSection(ForecastConfig):
+    """ForecastConfig plus the choice of model ('constant_velocity' = no weights) and rate."""
+
+    model: str = "constant_velocity"
+    rate_hz: float = 10.0
+
+
+@dataclass
+class PipelineConfig:
+    estimator: EstimatorConfig = field(default_factory=EstimatorConfig)
+    temporal: TemporalSection = field(default_factory=TemporalSection)
+    forecast: ForecastSection = field(default_factory=ForecastSection)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+def _build(cls, values: dict[str, Any], where: str):
+    if values is None:
+        return cls()
+    if not isinstance(values, dict):
+        raise ValueError(f"{where} must be a mapping, got {type(values).__name__}")
+    known = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = sorted(set(values) - set(known))
+    if unknown:
+        raise ValueError(f"unknown keys in {where}: {unknown}; known: {sorted(known)}")
+    kwargs = {}
+    for key, value in values.items():
+        default = getattr(cls(), key)
+        if dataclasses.is_dataclass(default):
+            value = _build(type(default), value, f"{where}.{key}")
+        elif isinstance(default, tuple) and isinstance(value, list):
+            value = tuple(value)
+        kwargs[key] = value
+    return cls(**kwargs)
+
+
+def pipeline_config_from_dict(data: dict[str, Any] | None) -> PipelineConfig:
+    data = data or {}
+    if not isinstance(data, dict):
+        raise ValueError("pipeline config must be a mapping with sections estimator/temporal/forecast")
+    unknown = sorted(set(data) - {"estimator", "temporal", "forecast"})
+    if unknown:
+        raise ValueError(f"unknown sections in pipeline config: {unknown}")
+    cfg = PipelineConfig(
+        estimator=_build(EstimatorConfig, data.get("estimator"), "estimator"),
+        temporal=_build(TemporalSection, data.get("temporal"), "temporal"),
+        forecast=_build(ForecastSection, data.get("forecast"), "forecast"),
+    )
+    if cfg.temporal.model not in ("one_euro", "none"):
+        raise ValueError(f"temporal.model must be 'one_euro' or 'none', got {cfg.temporal.model!r}")
+    if cfg.forecast.model != "constant_velocity":
+        raise ValueError(f"forecast.model must be 'constant_velocity', got {cfg.forecast.model!r}")
+    return cfg
+
+
+def load_pipeline_config(path: str | os.PathLike | None = None) -> PipelineConfig:
+    """Read a pipeline YAML (None: defaults). Errors name the file and the bad key."""
+    if path is None:
+        return PipelineConfig()
+    try:
+        with open(path, encoding="utf-8") as fh:
+            data = yaml.safe_load(fh)
+    except OSError as exc:
+        raise ValueError(f"cannot read pipeline config {path}: {exc}") from exc
+    try:
+        return pipeline_config_from_dict(data)
+    except ValueError as exc:
+        raise ValueError(f"{path}: {exc}") from exc
+
+
+__all__ = ["EstimatorConfig", "ForecastSection", "GestureConfig", "PipelineConfig", "TemporalSection",
+           "load_pipeline_config", "pipeline_config_from_dict"]

@@ -1,0 +1,214 @@
+"""HandEstimator: camera frames -> tracked metric 3D hands with MANO parameters.
+
+Per frame: MediaPipe palm detection + hand landmarks with tracking (``mediapipe_hands``), metric
+placement of each hand in the camera frame from its 2D keypoints, its metric 3D shape and the
+undistorted intrinsics (``placement``), MANO inverse kinematics per side (``hand_models.fitting``),
+then the temporal stage (``temporal``: One-Euro + SO(3) filtering, gap bridging).
+
+Bad input never kills a stream: a frame that cannot be read raises ``ValueError``/``TypeError``
+with the reason (the caller logs it and goes on); invalid intrinsics fall back to the default
+ones with a warning; stamps that go backwards or repeat reset the tracks with a warning; a hand
+whose placement or fit fails is published without MANO (or dropped) with a warning.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+import numpy as np
+
+from hand_models.fitting import ManoFitter
+from hand_models.geometry import validate_intrinsics
+from hand_perception.core.config import EstimatorConfig, TemporalSection
+from hand_perception.core.placement import default_intrinsics, place_hand, wrist_pose
+from hand_perception.core.temporal import OneEuroTemporalModel, TemporalModel
+from hand_perception.core.types import CameraIntrinsics, FrameResult, HandState, Keypoints2D, ManoParams
+
+log = logging.getLogger(__name__)
+
+
+class HandEstimator:
+    """Stateful per-stream estimator (one per camera). See the module docstring."""
+
+    def __init__(
+        self,
+        config: EstimatorConfig | None = None,
+        temporal: TemporalSection | None = None,
+        tracker=None,
+    ) -> None:
+        self.config = config or EstimatorConfig()
+        temporal = temporal or TemporalSection()
+        if tracker is None:
+            from hand_perception.core.mediapipe_hands import MediaPipeHandTracker
+
+            tracker = MediaPipeHandTracker(
+                max_hands=self.config.max_hands,
+                min_detection_score=self.config.min_detection_score,
+                min_presence=self.config.min_presence,
+                small_hand_pass=self.config.small_hand_pass,
+                redetect_interval=self.config.redetect_interval,
+                num_threads=self.config.num_threads,
+            )
+        self.tracker = tracker
+        self.fitters = {}
+        if self.config.fit_mano:
+            from hand_models.fitting import IKConfig
+
+            ik = IKConfig(iterations=self.config.ik_iterations)
+            self.fitters = {s: ManoFitter(s, self.config.mano_dir, config=ik) for s in ("left", "right")}
+        self.temporal: TemporalModel | None = (
+            OneEuroTemporalModel(temporal) if temporal.model == "one_euro" else None
+        )
+        self._last_stamp: int | None = None
+        self._intrinsics_warned = False
+
+    # ------------------------------------------------------------------------------------------
+    def reset(self) -> None:
+        """Forget all tracks (tracker and temporal state)."""
+        self.tracker.reset()
+        if self.temporal is not None:
+            self.temporal.reset()
+        self._last_stamp = None
+
+    def model_info(self) -> dict[str, str]:
+        fitter = next(iter(self.fitters.values()), None)
+        return {
+            "detector": "mediapipe palm_detection_full + hand_landmark_full (0.10.21 wheel)",
+            "backend": self.config.backend,
+            "mano_model": fitter.model_name if fitter else "none",
+            "temporal": "one_euro" if self.temporal is not None else "none",
+        }
+
+    # ------------------------------------------------------------------------------------------
+    def _resolve_intrinsics(self, intrinsics: CameraIntrinsics | None, width: int, height: int,
+                            warnings: list[str]) -> CameraIntrinsics:
+        if intrinsics is None:
+            return default_intrinsics(width, height)
+        try:
+            validate_intrinsics(np.asarray(intrinsics.K, dtype=np.float64),
+                                None if intrinsics.dist is None else np.asarray(intrinsics.dist, dtype=np.float64))
+        except (ValueError, TypeError) as exc:
+            msg = f"invalid camera intrinsics ({exc}); using the default focal length"
+            warnings.append(msg)
+            if not self._intrinsics_warned:
+                log.warning(msg)
+                self._intrinsics_warned = True
+            return default_intrinsics(width, height)
+        return intrinsics
+
+    def _check_stamp(self, stamp_ns: int, warnings: list[str]) -> int:
+        if isinstance(stamp_ns, bool) or not isinstance(stamp_ns, (int, np.integer)):
+            raise TypeError(f"stamp_ns must be an integer (nanoseconds), got {type(stamp_ns).__name__}")
+        stamp_ns = int(stamp_ns)
+        if self._last_stamp is not None and stamp_ns <= self._last_stamp:
+            msg = (f"stamp {stamp_ns} is not after the previous one ({self._last_stamp}): "
+                   "tracks reset (looped bag or clock jump?)")
+            warnings.append(msg)
+            log.warning(msg)
+            self.reset()
+        self._last_stamp = stamp_ns
+        return stamp_ns
+
+    def _lift(self, kp: Keypoints2D, intrinsics: CameraIntrinsics, warnings: list[str]):
+        """Metric joints (21, 3) and depth of one detected hand, or None."""
+        if kp.landmarks_3d is None:
+            warnings.append(f"hand {kp.track_id}: no metric landmarks; skipped")
+            return None
+        conf = np.where(kp.confidence >= self.config.min_keypoint_confidence, kp.confidence, 0.0)
+        try:
+            placed = place_hand(kp.landmarks_3d, kp.keypoints, conf, intrinsics)
+        except (ValueError, np.linalg.LinAlgError) as exc:
+            warnings.append(f"hand {kp.track_id}: placement failed ({exc}); skipped")
+            return None
+        if not np.isfinite(placed.joints).all() or placed.depth <= 0:
+            warnings.append(f"hand {kp.track_id}: placed behind the camera; skipped")
+            return None
+        return placed, conf
+
+    def process(
+        self,
+        image: np.ndarray,
+        stamp_ns: int,
+        intrinsics: CameraIntrinsics | None = None,
+        frame_id: str = "camera",
+        color_order: str = "rgb",
+        still: bool = False,
+    ) -> FrameResult:
+        """Estimate the hands in one frame.
+
+        image (H, W, 3) uint8 in ``color_order`` ('rgb' or 'bgr'), or (H, W) grayscale;
+        stamp_ns: the image's stamp; intrinsics: camera model of the image (None: default focal
+        length, flagged in the result); still: treat the image on its own (no tracking, no
+        temporal filtering). Returns a FrameResult whose hands are in the camera optical frame.
+        """
+        from hand_perception.core.mediapipe_hands import prepare_image
+
+        t_start = time.perf_counter()
+        warnings: list[str] = []
+        stamp_ns = self._check_stamp(stamp_ns, warnings)
+        if color_order not in ("rgb", "bgr"):
+            raise ValueError(f"color_order must be 'rgb' or 'bgr', got {color_order!r}")
+        if color_order == "bgr" and isinstance(image, np.ndarray) and image.ndim == 3 and image.shape[2] == 3:
+            image = image[..., ::-1]
+        rgb = prepare_image(image)
+        height, width = rgb.shape[:2]
+        intr = self._resolve_intrinsics(intrinsics, width, height, warnings)
+        stages: dict[str, float] = {}
+
+        t = time.perf_counter()
+        detections = self.tracker.process(rgb, stamp_ns, still=still)
+        stages["keypoints"] = time.perf_counter() - t
+
+        t = time.perf_counter()
+        lifted = [(kp, self._lift(kp, intr, warnings)) for kp in detections]
+        lifted = [(kp, res) for kp, res in lifted if res is not None]
+        stages["placement"] = time.perf_counter() - t
+
+        t = time.perf_counter()
+        hands = self._fit_and_build(lifted, warnings)
+        stages["mano_fit"] = time.perf_counter() - t
+
+        t = time.perf_counter()
+        if self.temporal is not None and not still:
+            hands = self.temporal.update(stamp_ns, hands)
+            warnings.extend(getattr(self.temporal, "last_warnings", []))
+        stages["temporal"] = time.perf_counter() - t
+
+        return FrameResult(stamp_ns=stamp_ns, frame_id=frame_id, hands=hands,
+                           intrinsics_default=intr.is_default, latency_s=time.perf_counter() - t_start,
+                           stage_latency_s=stages, warnings=warnings)
+
+    def _fit_and_build(self, lifted, warnings: list[str]) -> list[HandState]:
+        """MANO fit per side (batched) and HandState assembly."""
+        fits: dict[int, object] = {}
+        for side, fitter in self.fitters.items():
+            idx = [i for i, (kp, _) in enumerate(lifted) if kp.side == side]
+            if not idx:
+                continue
+            joints = np.stack([lifted[i][1][0].joints for i in idx])
+            conf = np.stack([lifted[i][1][1] for i in idx])
+            try:
+                result = fitter.fit(joints, conf)
+            except ValueError as exc:
+                warnings.append(f"MANO fit of {side} hands failed ({exc}); published without MANO")
+                continue
+            for k, i in enumerate(idx):
+                fits[i] = (result, k, fitter.model_name)
+        hands = []
+        for i, (kp, (placed, conf)) in enumerate(lifted):
+            mano, joints, model = None, placed.joints, ""
+            if i in fits:
+                result, k, model = fits[i]
+                mano = ManoParams(global_orient=result.global_orient[k].copy(), hand_pose=result.hand_pose[k].copy(),
+                                  betas=result.betas[k].copy(), transl=result.transl[k].copy())
+                joints = result.joints[k].copy()
+            position, quat = wrist_pose(joints, kp.side)
+            hands.append(HandState(
+                side=kp.side, track_id=int(kp.track_id), confidence=float(kp.score),
+                keypoints_2d=np.asarray(kp.keypoints, dtype=np.float64), keypoint_confidence=np.asarray(conf),
+                joints=joints, wrist_position=position, wrist_orientation_xyzw=quat, mano=mano,
+                bbox=np.asarray(kp.bbox, dtype=np.float64), is_observed=True, depth=float(joints[0, 2]),
+                model=model,
+            ))
+        return hands

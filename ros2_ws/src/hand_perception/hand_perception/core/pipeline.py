@@ -1,0 +1,61 @@
+"""HandPerceptionPipeline: estimator + forecaster in one object, as the nodes and replay use them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from hand_perception.core.config import PipelineConfig
+from hand_perception.core.estimator import HandEstimator
+from hand_perception.core.forecasting import ConstantVelocityForecaster, MotionForecaster
+from hand_perception.core.types import ActionEstimate, BimanualForecast, CameraIntrinsics, FrameResult
+
+
+@dataclass
+class PipelineOutput:
+    """One frame's results: the hands, and (at the forecast rate) a forecast and action labels."""
+
+    frame: FrameResult
+    forecast: BimanualForecast | None = None
+    actions: list[ActionEstimate] = field(default_factory=list)
+
+
+class HandPerceptionPipeline:
+    """Runs the estimator on every frame and the forecaster at ``forecast.rate_hz`` (stream time)."""
+
+    def __init__(self, config: PipelineConfig | None = None, tracker=None) -> None:
+        self.config = config or PipelineConfig()
+        self.estimator = HandEstimator(self.config.estimator, self.config.temporal, tracker=tracker)
+        self.forecaster: MotionForecaster = ConstantVelocityForecaster(self.config.forecast)
+        self._last_forecast_ns: int | None = None
+
+    def reset(self) -> None:
+        self.estimator.reset()
+        self.forecaster.reset()
+        self._last_forecast_ns = None
+
+    def model_info(self) -> dict[str, str]:
+        return {**self.estimator.model_info(), "forecaster": self.config.forecast.model}
+
+    def _forecast_due(self, stamp_ns: int) -> bool:
+        rate = self.config.forecast.rate_hz
+        if rate <= 0:
+            return True
+        if self._last_forecast_ns is None or stamp_ns < self._last_forecast_ns:
+            return True
+        return stamp_ns - self._last_forecast_ns >= int(1e9 / rate) - 1
+
+    def process(self, image: np.ndarray, stamp_ns: int, intrinsics: CameraIntrinsics | None = None,
+                frame_id: str = "camera", color_order: str = "rgb") -> PipelineOutput:
+        frame = self.estimator.process(image, stamp_ns, intrinsics, frame_id=frame_id, color_order=color_order)
+        if any("tracks reset" in w for w in frame.warnings):
+            self.forecaster.reset()
+            self._last_forecast_ns = None
+        self.forecaster.observe(frame.stamp_ns, frame.frame_id, frame.hands)
+        out = PipelineOutput(frame=frame)
+        if self._forecast_due(frame.stamp_ns):
+            out.forecast = self.forecaster.forecast()
+            out.actions = self.forecaster.actions()
+            self._last_forecast_ns = frame.stamp_ns
+        return out
