@@ -48,7 +48,7 @@ class EstimatorConfig:
     min_detection_score: float = 0.5
     min_presence: float = 0.5
     small_hand_pass: bool = True
-    redetect_interval: int = 1
+    redetect_interval: int = 2
     num_threads: int = 2
     mano_dir: str | None = None
     fit_mano: bool = True
