@@ -115,6 +115,17 @@ def make_interpreter(model_path: Path, num_threads: int = 2):
     )
 
 
+def make_runner(model_path: Path, num_threads: int = 2, backend: str | None = None):
+    """The interpreter for ``model_path``: LiteRT for ``backend`` None/'tflite', otherwise the torch
+    port of the same network on that backend ('torch', 'onnxruntime', 'onnxruntime:cuda', 'tensorrt', ...;
+    see ``hand_models.inference.BackendConfig``) behind the same interpreter API."""
+    if backend is None or str(backend).strip().lower() in ("", "tflite", "litert"):
+        return make_interpreter(model_path, num_threads)
+    from hand_models.inference.mediapipe_port import make_backend_interpreter
+
+    return make_backend_interpreter(model_path, backend, num_threads=num_threads)
+
+
 @dataclass
 class PalmDetection:
     """One palm in image pixels: score, box xyxy (4,), 7 keypoints (7, 2)."""
@@ -138,9 +149,10 @@ class PalmDetector:
         min_score: float = 0.5,
         nms_iou: float = 0.3,
         num_threads: int = 2,
+        backend: str | None = None,
     ) -> None:
         self.model_path = _resolve_model(model_path, PALM_MODEL)
-        self._interp = make_interpreter(self.model_path, num_threads)
+        self._interp = make_runner(self.model_path, num_threads, backend)
         inp = self._interp.get_input_details()[0]
         if tuple(inp["shape"]) != (1, PALM_INPUT_SIZE, PALM_INPUT_SIZE, 3):
             raise ValueError(f"unexpected palm detector input {inp['shape']} in {self.model_path}")
@@ -219,9 +231,11 @@ class LandmarkOutput:
 class HandLandmarkModel:
     """MediaPipe's hand landmark model (full) on a rotated ROI, projected back to the image."""
 
-    def __init__(self, model_path: str | os.PathLike | None = None, num_threads: int = 2) -> None:
+    def __init__(
+        self, model_path: str | os.PathLike | None = None, num_threads: int = 2, backend: str | None = None
+    ) -> None:
         self.model_path = _resolve_model(model_path, LANDMARK_MODEL)
-        self._interp = make_interpreter(self.model_path, num_threads)
+        self._interp = make_runner(self.model_path, num_threads, backend)
         inp = self._interp.get_input_details()[0]
         if tuple(inp["shape"]) != (1, LANDMARK_INPUT_SIZE, LANDMARK_INPUT_SIZE, 3):
             raise ValueError(f"unexpected landmark model input {inp['shape']} in {self.model_path}")
