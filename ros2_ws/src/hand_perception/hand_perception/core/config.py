@@ -41,7 +41,9 @@ class EstimatorConfig:
     TFLite threads per model; mano_dir: MANO folder (None: $HAND_PERCEPTION_MANO_DIR or the
     procedural model); fit_mano: run the inverse kinematics; ik_iterations: LM steps;
     min_keypoint_confidence: keypoints below it are treated as missing in placement and IK;
-    backend: inference backend for the learned stages ('tflite' for the MediaPipe models here).
+    backend: where the MediaPipe networks run: 'tflite' (LiteRT, default), 'torch',
+    'onnxruntime', 'tensorrt' (our torch port, ``hand_models.inference``); device: 'cpu' or
+    'cuda' for backends that support it.
     """
 
     max_hands: int = 2
@@ -55,6 +57,7 @@ class EstimatorConfig:
     ik_iterations: int = 6
     min_keypoint_confidence: float = 0.2
     backend: str = "tflite"
+    device: str = "cpu"
 
 
 @dataclass

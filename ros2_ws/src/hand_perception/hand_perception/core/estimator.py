@@ -28,6 +28,15 @@ from hand_perception.core.types import CameraIntrinsics, FrameResult, HandState,
 log = logging.getLogger(__name__)
 
 
+def _backend_string(backend: str, device: str) -> str | None:
+    """LiteRT stays None; other backends get the device folded in ('onnxruntime' + 'cuda')."""
+    if backend.strip().lower() in ("", "tflite", "litert"):
+        return None
+    from hand_models.inference import BackendConfig
+
+    return str(BackendConfig.from_parts(backend, device))
+
+
 class HandEstimator:
     """Stateful per-stream estimator (one per camera). See the module docstring."""
 
@@ -49,6 +58,7 @@ class HandEstimator:
                 small_hand_pass=self.config.small_hand_pass,
                 redetect_interval=self.config.redetect_interval,
                 num_threads=self.config.num_threads,
+                backend=_backend_string(self.config.backend, self.config.device),
             )
         self.tracker = tracker
         self.fitters = {}
@@ -75,7 +85,7 @@ class HandEstimator:
         fitter = next(iter(self.fitters.values()), None)
         return {
             "detector": "mediapipe palm_detection_full + hand_landmark_full (0.10.21 wheel)",
-            "backend": self.config.backend,
+            "backend": f"{self.config.backend}:{self.config.device}",
             "mano_model": fitter.model_name if fitter else "none",
             "temporal": "one_euro" if self.temporal is not None else "none",
         }

@@ -242,6 +242,9 @@ class MediaPipeHandTracker:
         num_threads [2]: TFLite interpreter threads per model.
         palm_model_path, landmark_model_path [None]: override the models from the mediapipe wheel.
         max_image_side [8192], max_image_pixels [40e6]: larger frames are rejected.
+        backend [None]: where the two networks run: None/'tflite' = LiteRT on the wheel's .tflite
+            files; 'torch', 'onnxruntime[:cuda]', 'tensorrt' = our torch port of the same networks
+            (``hand_models.inference``).
     """
 
     def __init__(
@@ -269,6 +272,7 @@ class MediaPipeHandTracker:
         landmark_model_path: str | os.PathLike | None = None,
         max_image_side: int = DEFAULT_MAX_IMAGE_SIDE,
         max_image_pixels: int = DEFAULT_MAX_IMAGE_PIXELS,
+        backend: str | None = None,
     ) -> None:
         if max_hands < 1:
             raise ValueError("max_hands must be >= 1")
@@ -301,8 +305,10 @@ class MediaPipeHandTracker:
         self.max_image_side = int(max_image_side)
         self.max_image_pixels = int(max_image_pixels)
 
-        self.palm = PalmDetector(palm_model_path, min_score=min_detection_score, num_threads=num_threads)
-        self.landmarker = HandLandmarkModel(landmark_model_path, num_threads=num_threads)
+        self.backend = backend
+        self.palm = PalmDetector(palm_model_path, min_score=min_detection_score, num_threads=num_threads,
+                                 backend=backend)
+        self.landmarker = HandLandmarkModel(landmark_model_path, num_threads=num_threads, backend=backend)
 
         #: counters since construction (``reset`` keeps them): frames, detector_runs (full-image
         #: passes), small_hand_runs (tile passes), palm_calls / landmark_calls (model invocations).
