@@ -24,7 +24,7 @@ setup(
     data_files=[
         ("share/ament_index/resource_index/packages", ["resource/" + PACKAGE]),
         ("share/" + PACKAGE, ["package.xml"]),
-        ("share/" + PACKAGE + "/launch", _rel(_files("launch/*.launch.py"))),
+        ("share/" + PACKAGE + "/launch", _rel(_files("launch/*.launch.py") + _files("launch/*.rviz"))),
         ("share/" + PACKAGE + "/config", _rel(_files("config/*.yaml"))),
     ],
     install_requires=["setuptools"],
@@ -36,6 +36,9 @@ setup(
     entry_points={
         "console_scripts": [
             "hand-perception = hand_perception.cli:main",
+            "hand_estimator = hand_perception.nodes.hand_estimator:main",
+            "hand_forecaster = hand_perception.nodes.hand_forecaster:main",
+            "hand_perception_node = hand_perception.nodes.hand_perception_node:main",
         ],
     },
 )

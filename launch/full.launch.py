@@ -1,0 +1,162 @@
+"""Hand perception: estimator + forecaster (one process by default), optional bag and RViz.
+
+    ros2 launch hand_perception full.launch.py image_topic:=/camera/image_raw \\
+        camera_info_topic:=/camera/camera_info
+    ros2 launch hand_perception full.launch.py bag:=/data/session1 use_sim_time:=true rviz:=true
+
+The nodes are lifecycle nodes that configure and activate themselves (parameter ``autostart``,
+on by default), so they publish without a lifecycle manager. With ``autostart:=false`` drive them
+with ``ros2 lifecycle set /hand_perception configure`` / ``activate``.
+
+Arguments are listed in ``ARGUMENTS`` (``ros2 launch hand_perception full.launch.py --show-args``).
+``nodes`` picks the executables: ``combined`` (hand_perception_node: estimator and forecaster in one
+process, no serialization between them), ``split`` (hand_estimator + hand_forecaster),
+``estimator`` or ``forecaster`` only (what estimator.launch.py / forecaster.launch.py use).
+"""
+
+import os
+
+from launch import LaunchDescription
+from launch.actions import DeclareLaunchArgument, ExecuteProcess, LogInfo, OpaqueFunction
+from launch.substitutions import LaunchConfiguration
+from launch_ros.actions import LifecycleNode, Node
+
+PACKAGE = "hand_perception"
+
+# (name, default, description) -- a literal, checked by tests/test_launch_files.py
+ARGUMENTS = (
+    ("image_topic", "/image_raw",
+     "Camera image topic (sensor_msgs/Image); with image_transport:=compressed, <image_topic>/compressed."),
+    ("camera_info_topic", "/camera_info", "Camera info topic (sensor_msgs/CameraInfo)."),
+    ("image_transport", "raw", "raw (sensor_msgs/Image) or compressed (sensor_msgs/CompressedImage)."),
+    ("hands_topic", "hands", "HandArray topic the forecaster subscribes to (nodes:=forecaster/split)."),
+    ("config", "", "ROS parameter file; empty: the package's config/hand_perception.yaml."),
+    ("backend", "", "Estimator inference backend; empty: as in the config."),
+    ("device", "", "Device for learned models (cpu, cuda:0); empty: automatic."),
+    ("namespace", "", "Namespace of the nodes and their relative topics (hands, hands/markers, ...)."),
+    ("use_sim_time", "false", "Use /clock (true when playing a bag with timing)."),
+    ("bag", "", "rosbag2 (folder, .mcap or .db3) to play with 'ros2 bag play'; empty: live camera."),
+    ("bag_loop", "true", "Loop the bag (stamps going backwards reset the tracks)."),
+    ("bag_rate", "1.0", "Playback rate of the bag."),
+    ("rviz", "false", "Start RViz with the hand markers and TF."),
+    ("rviz_config", "", "RViz config; empty: the package's launch/hand_perception.rviz."),
+    ("rviz_fixed_frame", "camera", "RViz fixed frame: the camera's optical frame_id (header.frame_id of the images)."),
+    ("autostart", "true", "Nodes configure and activate themselves after start-up."),
+    ("log_level", "info", "Log level of the nodes (debug, info, warn, error)."),
+    ("nodes", "combined", "combined | split | estimator | forecaster."),
+)
+
+NODE_MODES = ("combined", "split", "estimator", "forecaster")
+
+
+def _truthy(text: str) -> bool:
+    return text.strip().lower() in ("1", "true", "yes", "on")
+
+
+def _share_dir() -> str:
+    """The installed share folder, or the source tree when run from it."""
+    try:
+        from ament_index_python.packages import get_package_share_directory
+
+        return get_package_share_directory(PACKAGE)
+    except Exception:  # noqa: BLE001 - not installed: use the repository layout
+        here = os.path.dirname(os.path.abspath(__file__))
+        return os.path.join(os.path.dirname(here), "ros2_ws", "src", PACKAGE)
+
+
+def _rviz_config(template: str, fixed_frame: str) -> str:
+    """A copy of the package's RViz config with the fixed frame set (written to a temp file)."""
+    import tempfile
+
+    with open(template, encoding="utf-8") as fh:
+        text = fh.read()
+    text = text.replace("Fixed Frame: camera", f"Fixed Frame: {fixed_frame}")
+    fd, path = tempfile.mkstemp(prefix="hand_perception_", suffix=".rviz")
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(text)
+    return path
+
+
+def _setup(context, *args, **kwargs):
+    def get(name: str) -> str:
+        return LaunchConfiguration(name).perform(context)
+
+    share = _share_dir()
+    mode = get("nodes").strip().lower()
+    if mode not in NODE_MODES:
+        raise RuntimeError(f"nodes:={mode!r} is not one of {', '.join(NODE_MODES)}")
+    config = get("config") or os.path.join(share, "config", "hand_perception.yaml")
+    if not os.path.isfile(config):
+        raise RuntimeError(f"parameter file {config!r} does not exist")
+    use_sim_time = _truthy(get("use_sim_time"))
+    namespace = get("namespace").strip().strip("/")
+    overrides = {
+        "use_sim_time": use_sim_time,
+        "autostart": _truthy(get("autostart")),
+        "image_transport": get("image_transport") or "raw",
+    }
+    for key in ("backend", "device"):
+        if get(key):
+            overrides[key] = get(key)
+    image_topic = get("image_topic")
+    camera_remaps = [
+        ("image", image_topic),
+        ("image/compressed", image_topic.rstrip("/") + "/compressed"),
+        ("camera_info", get("camera_info_topic")),
+    ]
+    ros_args = ["--ros-args", "--log-level", get("log_level") or "info"]
+
+    def lifecycle_node(executable: str, name: str, remappings):
+        return LifecycleNode(
+            package=PACKAGE,
+            executable=executable,
+            name=name,
+            namespace=namespace,
+            parameters=[config, overrides],
+            remappings=remappings,
+            arguments=ros_args,
+            output="screen",
+            emulate_tty=True,
+        )
+
+    actions = [LogInfo(msg=f"hand_perception: nodes={mode}, params={config}, image={image_topic}, "
+                           f"namespace='{namespace}', use_sim_time={use_sim_time}")]
+    if mode == "combined":
+        actions.append(lifecycle_node("hand_perception_node", "hand_perception", camera_remaps))
+    if mode in ("split", "estimator"):
+        actions.append(lifecycle_node("hand_estimator", "hand_estimator", camera_remaps))
+    if mode in ("split", "forecaster"):
+        actions.append(lifecycle_node("hand_forecaster", "hand_forecaster", [("hands", get("hands_topic") or "hands")]))
+
+    bag = get("bag")
+    if bag:
+        cmd = ["ros2", "bag", "play", bag, "--rate", get("bag_rate") or "1.0"]
+        if _truthy(get("bag_loop")):
+            cmd.append("--loop")
+        if use_sim_time:
+            cmd.append("--clock")
+        actions.append(ExecuteProcess(cmd=cmd, output="screen", name="bag_play"))
+
+    if _truthy(get("rviz")):
+        rviz_config = get("rviz_config")
+        if not rviz_config:
+            rviz_config = _rviz_config(os.path.join(share, "launch", "hand_perception.rviz"),
+                                       get("rviz_fixed_frame") or "camera")
+        actions.append(Node(
+            package="rviz2",
+            executable="rviz2",
+            name="rviz2",
+            namespace=namespace,
+            arguments=["-d", rviz_config],
+            parameters=[{"use_sim_time": use_sim_time}],
+            output="screen",
+        ))
+    return actions
+
+
+def generate_launch_description() -> LaunchDescription:
+    return LaunchDescription(
+        [DeclareLaunchArgument(name, default_value=default, description=description)
+         for name, default, description in ARGUMENTS]
+        + [OpaqueFunction(function=_setup)]
+    )

@@ -1,0 +1,747 @@
+"""The rclpy nodes run here against an in-process stand-in for rclpy (no ROS on this machine).
+
+The stand-in is strict where rclpy is strict, so the node code is exercised the way Jazzy runs it:
+
+* message classes are generated from the ROS 2 Jazzy ``.msg`` definitions (rosbags typestore,
+  plus this project's messages) and check every field like rosidl_generator_py does (unknown
+  constructor arguments, Python ``int``/``float``/``bool``/``str``, ``bytes`` of length 1 for
+  ``byte``, numpy arrays of the exact dtype and size for fixed arrays, ``array.array`` or lists
+  but not numpy for unbounded sequences, message types of nested fields);
+* parameters are statically typed (an integer for a double parameter is an error), checked
+  against the descriptor ranges, and double arrays come back as ``array.array('d')``;
+* lifecycle transitions call ``on_configure``/``on_activate``/... and lifecycle publishers only
+  publish while active.
+
+Subscriptions are driven by calling their callbacks; timers by calling theirs. The real pipeline
+(MediaPipe, placement, IK, temporal, forecaster) runs on a frame of the synthetic renderer.
+The same node code is tested against real rclpy in ``tests/ros/`` where ROS 2 is installed.
+"""
+
+from __future__ import annotations
+
+import array
+import enum
+import importlib
+import importlib.util
+import sys
+import time
+import types
+from collections.abc import Sequence
+
+import numpy as np
+import pytest
+
+if importlib.util.find_spec("rclpy") is not None:  # the real thing is tested in tests/ros/
+    pytest.skip("rclpy is installed: the nodes are tested for real in tests/ros/", allow_module_level=True)
+
+pytest.importorskip("rosbags")
+
+from rosbags.typesys.base import Nodetype  # noqa: E402
+
+from hand_perception.core.conversions import RosbagsTypes  # noqa: E402
+
+_INT_RANGES = {
+    "int8": (-(2**7), 2**7 - 1), "uint8": (0, 255), "int16": (-(2**15), 2**15 - 1), "uint16": (0, 2**16 - 1),
+    "int32": (-(2**31), 2**31 - 1), "uint32": (0, 2**32 - 1), "int64": (-(2**63), 2**63 - 1),
+    "uint64": (0, 2**64 - 1), "char": (0, 255),
+}
+_NP = {"float32": np.float32, "float64": np.float64, "int8": np.int8, "uint8": np.uint8, "int16": np.int16,
+       "uint16": np.uint16, "int32": np.int32, "uint32": np.uint32, "int64": np.int64, "uint64": np.uint64,
+       "bool": np.bool_, "byte": np.uint8, "char": np.uint8}
+_TYPECODES = {"float32": "f", "float64": "d", "int8": "b", "uint8": "B", "int16": "h", "uint16": "H",
+              "int32": "i", "uint32": "I", "int64": "q", "uint64": "Q"}
+
+
+# =========================================================================== strict messages
+
+
+def _check_base(typ: str, value, where: str) -> None:
+    if typ == "bool":
+        assert isinstance(value, bool), f"{where}: bool expected, got {type(value).__name__}"
+    elif typ == "byte":
+        assert isinstance(value, bytes) and len(value) == 1, f"{where}: bytes of length 1 expected, got {value!r}"
+    elif typ in ("float32", "float64"):
+        assert isinstance(value, float), f"{where}: float expected, got {type(value).__name__}"
+    elif typ == "string":
+        assert isinstance(value, str), f"{where}: str expected, got {type(value).__name__}"
+    else:
+        assert isinstance(value, int) and not isinstance(value, bool), f"{where}: int expected, got {type(value).__name__}"
+        lo, hi = _INT_RANGES[typ]
+        assert lo <= value <= hi, f"{where}: {value} out of {typ} range"
+
+
+class MessageFactory:
+    """Strict message classes for every type of a rosbags typestore."""
+
+    def __init__(self, typestore) -> None:
+        self.fielddefs = typestore.fielddefs
+        self.classes: dict[str, type] = {}
+        for name in self.fielddefs:
+            self.classes[name] = self._make(name)
+
+    def _default(self, spec):
+        kind, sub = spec
+        if kind == Nodetype.BASE:
+            return {"bool": False, "byte": b"\x00", "string": "", "float32": 0.0, "float64": 0.0}.get(sub[0], 0)
+        if kind == Nodetype.NAME:
+            return self.classes[sub]()
+        if kind == Nodetype.ARRAY:
+            (ik, isub), n = sub
+            if ik == Nodetype.BASE and isub[0] != "string":
+                return np.zeros(n, dtype=_NP[isub[0]])
+            return [self._default((ik, isub)) for _ in range(n)]
+        (ik, isub), _ = sub
+        if ik == Nodetype.BASE and isub[0] in _TYPECODES:
+            return array.array(_TYPECODES[isub[0]])
+        return []
+
+    def _check(self, spec, value, where: str):
+        kind, sub = spec
+        if kind == Nodetype.BASE:
+            _check_base(sub[0], value, where)
+            return value
+        if kind == Nodetype.NAME:
+            assert isinstance(value, self.classes[sub]), f"{where}: {sub} expected, got {type(value).__name__}"
+            return value
+        (ik, isub), n = sub
+        if kind == Nodetype.ARRAY and ik == Nodetype.BASE and isub[0] != "string":
+            if isinstance(value, np.ndarray):
+                assert value.dtype == _NP[isub[0]] and value.size == n, \
+                    f"{where}: numpy {isub[0]}[{n}] expected, got {value.dtype}[{value.size}]"
+                return value
+            assert isinstance(value, (Sequence, list)) and len(value) == n, f"{where}: {n} values expected"
+            for v in value:
+                _check_base(isub[0], v, where)
+            return np.array(value, dtype=_NP[isub[0]])
+        if kind == Nodetype.SEQUENCE and ik == Nodetype.BASE and isub[0] in _TYPECODES:
+            if isinstance(value, array.array):
+                assert value.typecode == _TYPECODES[isub[0]], f"{where}: typecode {value.typecode}"
+                return value
+            assert not isinstance(value, np.ndarray), f"{where}: numpy arrays are rejected for {isub[0]}[] (use array.array)"
+            assert isinstance(value, (Sequence, list, bytes)), f"{where}: sequence expected"
+            for v in value:
+                _check_base(isub[0], v, where)
+            return array.array(_TYPECODES[isub[0]], value)
+        assert isinstance(value, (list, tuple)), f"{where}: list expected, got {type(value).__name__}"
+        if kind == Nodetype.SEQUENCE and n:
+            assert len(value) <= n, f"{where}: at most {n} elements"
+        if kind == Nodetype.ARRAY:
+            assert len(value) == n, f"{where}: {n} elements expected"
+        for v in value:
+            self._check((ik, isub), v, where)
+        return list(value)
+
+    def _make(self, name: str) -> type:
+        factory = self
+        consts, fields = self.fielddefs[name]
+        specs = dict(fields)
+
+        def __init__(self, **kwargs):
+            unknown = set(kwargs) - set(specs)
+            assert not unknown, f"Invalid arguments passed to constructor of {name}: {sorted(unknown)}"
+            for f, spec in fields:
+                setattr(self, f, kwargs[f] if f in kwargs else factory._default(spec))
+
+        def __setattr__(self, key, value):
+            assert key in specs, f"{name} has no field {key!r}"
+            object.__setattr__(self, key, factory._check(specs[key], value, f"{name}.{key}"))
+
+        ns = {"__init__": __init__, "__setattr__": __setattr__, "__msgtype__": name,
+              "__repr__": lambda self: f"<{name}>"}
+        for cname, ctype, cval in consts:
+            ns[cname] = bytes([cval]) if ctype == "byte" else cval
+        return type(name.rsplit("/", 1)[1], (), ns)
+
+    def modules(self) -> dict[str, types.ModuleType]:
+        mods: dict[str, types.ModuleType] = {}
+        for name, cls in self.classes.items():
+            pkg, kind, typ = name.split("/")
+            if pkg not in mods:
+                mods[pkg] = types.ModuleType(pkg)
+                mods[pkg].__path__ = []
+            mod = mods.setdefault(f"{pkg}.{kind}", types.ModuleType(f"{pkg}.{kind}"))
+            setattr(mods[pkg], kind, mod)
+            setattr(mod, typ, cls)
+        return mods
+
+
+# =========================================================================== rclpy stand-in
+
+
+class TransitionCallbackReturn(enum.Enum):
+    SUCCESS = 0
+    FAILURE = 1
+    ERROR = 2
+
+
+class InvalidParameterTypeException(Exception):
+    pass
+
+
+class InvalidParameterValueException(Exception):
+    pass
+
+
+class ExternalShutdownException(Exception):
+    pass
+
+
+class Logger:
+    def __init__(self) -> None:
+        self.records: list[tuple[str, str]] = []
+
+    def _log(self, level: str, msg: str) -> None:
+        self.records.append((level, str(msg)))
+
+    def debug(self, m):
+        self._log("debug", m)
+
+    def info(self, m):
+        self._log("info", m)
+
+    def warning(self, m):
+        self._log("warning", m)
+
+    def error(self, m):
+        self._log("error", m)
+
+    def text(self, level: str) -> str:
+        return "\n".join(m for lv, m in self.records if lv == level)
+
+
+class Timer:
+    def __init__(self, period, callback):
+        self.period, self.callback, self.canceled, self.destroyed = period, callback, False, False
+
+    def cancel(self):
+        self.canceled = True
+
+    def fire(self):
+        if not self.canceled and not self.destroyed:
+            self.callback()
+
+
+class Publisher:
+    def __init__(self, node, msg_type, topic, qos):
+        self.node, self.msg_type, self.topic, self.qos = node, msg_type, topic, qos
+        self.messages: list = []
+        self.destroyed = False
+
+    def publish(self, msg):
+        assert not self.destroyed, f"publish on destroyed publisher {self.topic}"
+        assert isinstance(msg, self.msg_type), f"{self.topic}: {type(msg).__name__} is not {self.msg_type.__name__}"
+        self.messages.append(msg)
+
+
+class LifecyclePublisher(Publisher):
+    enabled = False
+
+    def publish(self, msg):
+        if not self.enabled:
+            self.node.get_logger().warning(f"publisher {self.topic} is not activated")
+            return
+        super().publish(msg)
+
+
+class Subscription:
+    def __init__(self, msg_type, topic, callback, qos):
+        self.msg_type, self.topic, self.callback, self.qos = msg_type, topic, callback, qos
+        self.destroyed = False
+
+
+class ParameterValue:
+    def __init__(self, name, value):
+        self.name, self.value = name, value
+
+
+def _ptype(v):
+    if isinstance(v, bool):
+        return "bool"
+    if isinstance(v, int):
+        return "int"
+    if isinstance(v, float):
+        return "double"
+    if isinstance(v, str):
+        return "string"
+    if isinstance(v, (list, tuple)):
+        return "array:" + ",".join(sorted({_ptype(x) for x in v}))
+    return type(v).__name__
+
+
+class Parameter:
+    def __init__(self, name, type_=None, value=None):
+        self.name, self.value = name, value
+
+
+class Clock:
+    def now(self):
+        return types.SimpleNamespace(nanoseconds=time.time_ns())
+
+
+class LifecycleNode:
+    """The parts of rclpy.lifecycle.Node the nodes use, with rclpy's checks."""
+
+    def __init__(self, node_name, *, parameter_overrides=None, namespace="", cli_args=None, **kwargs):
+        self._name, self._namespace = node_name, namespace
+        self._overrides = {p.name: p.value for p in (parameter_overrides or [])}
+        self._params: dict[str, object] = {}
+        self._descriptors: dict[str, object] = {}
+        self._logger = Logger()
+        self.timers: list[Timer] = []
+        self.publishers: list[Publisher] = []
+        self.subscriptions: list[Subscription] = []
+        self._managed: list[LifecyclePublisher] = []
+        self.lifecycle_state = "unconfigured"
+        self.destroyed = False
+
+    # parameters
+    def declare_parameter(self, name, value=None, descriptor=None, ignore_override=False):
+        from rcl_interfaces.msg import ParameterDescriptor
+
+        assert name not in self._params, f"parameter {name} already declared"
+        assert descriptor is None or isinstance(descriptor, ParameterDescriptor)
+        final = value
+        if not ignore_override and name in self._overrides:
+            final = self._overrides[name]
+            if _ptype(final) != _ptype(value):
+                raise InvalidParameterTypeException(f"Trying to set parameter '{name}' to {final!r} of type "
+                                                    f"{_ptype(final)}, expecting type {_ptype(value)}")
+            for r in (descriptor.floating_point_range if descriptor else []):
+                if not r.from_value <= final <= r.to_value:
+                    raise InvalidParameterValueException(f"{name}: {final} not in range")
+            for r in (descriptor.integer_range if descriptor else []):
+                if not r.from_value <= final <= r.to_value:
+                    raise InvalidParameterValueException(f"{name}: {final} not in range")
+        self._params[name] = final
+        self._descriptors[name] = descriptor
+        return ParameterValue(name, final)
+
+    def has_parameter(self, name):
+        return name in self._params
+
+    def get_parameter(self, name):
+        v = self._params[name]
+        if isinstance(v, list) and v and all(isinstance(x, float) for x in v):
+            v = array.array("d", v)  # what rclpy returns for double arrays
+        return ParameterValue(name, v)
+
+    # entities
+    def create_timer(self, timer_period_sec, callback, callback_group=None, clock=None, autostart=True):
+        t = Timer(timer_period_sec, callback)
+        t.clock = clock
+        self.timers.append(t)
+        return t
+
+    def destroy_timer(self, timer):
+        timer.destroyed = True
+        return True
+
+    def create_publisher(self, msg_type, topic, qos, **kwargs):
+        cls = kwargs.pop("publisher_class", Publisher)
+        p = cls(self, msg_type, topic, qos)
+        self.publishers.append(p)
+        return p
+
+    def create_lifecycle_publisher(self, msg_type, topic, qos, **kwargs):
+        p = self.create_publisher(msg_type, topic, qos, publisher_class=LifecyclePublisher)
+        self._managed.append(p)
+        return p
+
+    def destroy_publisher(self, publisher):
+        publisher.destroyed = True
+        return True
+
+    def destroy_lifecycle_publisher(self, publisher):
+        if publisher in self._managed:
+            self._managed.remove(publisher)
+        return self.destroy_publisher(publisher)
+
+    def create_subscription(self, msg_type, topic, callback, qos, **kwargs):
+        s = Subscription(msg_type, topic, callback, qos)
+        self.subscriptions.append(s)
+        return s
+
+    def destroy_subscription(self, sub):
+        sub.destroyed = True
+        return True
+
+    # misc
+    def get_logger(self):
+        return self._logger
+
+    def get_clock(self):
+        return Clock()
+
+    def get_name(self):
+        return self._name
+
+    def get_namespace(self):
+        return self._namespace or "/"
+
+    def get_fully_qualified_name(self):
+        return f"{self._namespace.rstrip('/')}/{self._name}"
+
+    def destroy_node(self):
+        self.destroyed = True
+
+    # lifecycle
+    def on_activate(self, state):
+        for p in self._managed:
+            p.enabled = True
+        return TransitionCallbackReturn.SUCCESS
+
+    def on_deactivate(self, state):
+        for p in self._managed:
+            p.enabled = False
+        return TransitionCallbackReturn.SUCCESS
+
+    def _transition(self, cb, ok_state, fail_state):
+        try:
+            ret = cb(types.SimpleNamespace(label=self.lifecycle_state, state_id=0))
+        except Exception:  # rclpy: an exception is ERROR, then on_error
+            ret = TransitionCallbackReturn.ERROR
+        if ret == TransitionCallbackReturn.SUCCESS:
+            self.lifecycle_state = ok_state
+        elif ret == TransitionCallbackReturn.FAILURE:
+            self.lifecycle_state = fail_state
+        else:
+            err = self.on_error(types.SimpleNamespace(label=self.lifecycle_state, state_id=0))
+            self.lifecycle_state = "unconfigured" if err == TransitionCallbackReturn.SUCCESS else "finalized"
+        return ret
+
+    def trigger_configure(self):
+        assert self.lifecycle_state == "unconfigured"
+        return self._transition(self.on_configure, "inactive", "unconfigured")
+
+    def trigger_activate(self):
+        assert self.lifecycle_state == "inactive"
+        return self._transition(self.on_activate, "active", "inactive")
+
+    def trigger_deactivate(self):
+        assert self.lifecycle_state == "active"
+        return self._transition(self.on_deactivate, "inactive", "active")
+
+    def trigger_cleanup(self):
+        assert self.lifecycle_state == "inactive"
+        return self._transition(self.on_cleanup, "unconfigured", "inactive")
+
+    def trigger_shutdown(self):
+        return self._transition(self.on_shutdown, "finalized", "finalized")
+
+    def on_error(self, state):
+        return TransitionCallbackReturn.SUCCESS
+
+
+class TransformBroadcaster:
+    def __init__(self, node, qos=None):
+        from tf2_msgs.msg import TFMessage
+
+        self.pub_tf = node.create_publisher(TFMessage, "/tf", qos)
+
+    def sendTransform(self, transform):  # noqa: N802 - tf2_ros API
+        from tf2_msgs.msg import TFMessage
+
+        transforms = transform if isinstance(transform, list) else [transform]
+        self.pub_tf.publish(TFMessage(transforms=transforms))
+
+
+def _fake_ros_modules() -> dict[str, types.ModuleType]:
+    mods = MessageFactory(RosbagsTypes().typestore).modules()
+    rclpy = types.ModuleType("rclpy")  # noqa: F811 - the stand-in
+    rclpy.__path__ = []
+    rclpy.init = lambda args=None: None
+    rclpy.try_shutdown = lambda: None
+    lifecycle = types.ModuleType("rclpy.lifecycle")
+    lifecycle.Node = LifecycleNode
+    lifecycle.LifecycleNode = LifecycleNode
+    lifecycle.State = types.SimpleNamespace
+    lifecycle.TransitionCallbackReturn = TransitionCallbackReturn
+    qos = types.ModuleType("rclpy.qos")
+
+    class QoSProfile:
+        def __init__(self, **kw):
+            self.__dict__.update(kw)
+
+    qos.QoSProfile = QoSProfile
+    qos.ReliabilityPolicy = enum.Enum("ReliabilityPolicy", "RELIABLE BEST_EFFORT")
+    qos.DurabilityPolicy = enum.Enum("DurabilityPolicy", "VOLATILE TRANSIENT_LOCAL")
+    qos.HistoryPolicy = enum.Enum("HistoryPolicy", "KEEP_LAST KEEP_ALL")
+    qos.qos_profile_sensor_data = QoSProfile(reliability=qos.ReliabilityPolicy.BEST_EFFORT, depth=5)
+    clock = types.ModuleType("rclpy.clock")
+    clock.ClockType = enum.Enum("ClockType", "ROS_TIME SYSTEM_TIME STEADY_TIME")
+
+    class FakeClock(Clock):
+        def __init__(self, clock_type=None):
+            self.clock_type = clock_type
+
+    clock.Clock = FakeClock
+    executors = types.ModuleType("rclpy.executors")
+    executors.SingleThreadedExecutor = object
+    executors.ExternalShutdownException = ExternalShutdownException
+    exceptions = types.ModuleType("rclpy.exceptions")
+    exceptions.InvalidParameterTypeException = InvalidParameterTypeException
+    exceptions.InvalidParameterValueException = InvalidParameterValueException
+    tf2 = types.ModuleType("tf2_ros")
+    tf2.TransformBroadcaster = TransformBroadcaster
+    rclpy.lifecycle, rclpy.qos, rclpy.executors, rclpy.exceptions = lifecycle, qos, executors, exceptions
+    rclpy.clock = clock
+    mods.update({"rclpy": rclpy, "rclpy.lifecycle": lifecycle, "rclpy.qos": qos, "rclpy.executors": executors,
+                 "rclpy.clock": clock,
+                 "rclpy.exceptions": exceptions, "tf2_ros": tf2})
+    return mods
+
+
+NODE_MODULES = ("hand_perception.nodes.common", "hand_perception.nodes.hand_estimator",
+                "hand_perception.nodes.hand_forecaster", "hand_perception.nodes.hand_perception_node")
+
+
+@pytest.fixture(scope="module")
+def ros():
+    """Install the stand-in modules, import the node modules against them, remove all after."""
+    fakes = _fake_ros_modules()
+    saved = {k: sys.modules.get(k) for k in list(fakes) + list(NODE_MODULES)}
+    sys.modules.update(fakes)
+    for m in NODE_MODULES:
+        sys.modules.pop(m, None)
+    try:
+        yield types.SimpleNamespace(
+            est=importlib.import_module("hand_perception.nodes.hand_estimator"),
+            fc=importlib.import_module("hand_perception.nodes.hand_forecaster"),
+            both=importlib.import_module("hand_perception.nodes.hand_perception_node"),
+            common=importlib.import_module("hand_perception.nodes.common"),
+            msgs=fakes,
+        )
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                sys.modules.pop(k, None)
+            else:
+                sys.modules[k] = v
+
+
+# =========================================================================== helpers
+
+T0 = 1_700_000_000 * 10**9
+
+
+@pytest.fixture(scope="module")
+def rendered():
+    render = pytest.importorskip("hand_models.render")
+    return list(render.render_sequence(3, width=320, height=240, fps=30.0, seed=3))
+
+
+def _time(ros, ns: int):
+    return ros.msgs["builtin_interfaces.msg"].Time(sec=ns // 10**9, nanosec=ns % 10**9)
+
+
+def _header(ros, ns: int, frame="cam"):
+    return ros.msgs["std_msgs.msg"].Header(stamp=_time(ros, ns), frame_id=frame)
+
+
+def image_msg(ros, rgb, ns, **change):
+    from hand_perception.core.image_codec import encode_image
+
+    f = {**encode_image(rgb, "bgr8", row_padding=4), **change}
+    return ros.msgs["sensor_msgs.msg"].Image(
+        header=_header(ros, ns), height=int(f["height"]), width=int(f["width"]), encoding=f["encoding"],
+        is_bigendian=int(f["is_bigendian"]), step=int(f["step"]), data=f["data"].tobytes())
+
+
+def compressed_msg(ros, rgb, ns):
+    from hand_perception.core.image_codec import encode_compressed_image
+
+    f = encode_compressed_image(rgb, "jpeg")
+    return ros.msgs["sensor_msgs.msg"].CompressedImage(header=_header(ros, ns), format=f["format"],
+                                                       data=f["data"].tobytes())
+
+
+def info_msg(ros, K, ns, w=320, h=240, nan=False):
+    k = np.asarray(K, dtype=np.float64).reshape(-1).copy()
+    if nan:
+        k[0] = np.nan
+    return ros.msgs["sensor_msgs.msg"].CameraInfo(header=_header(ros, ns), width=w, height=h,
+                                                  distortion_model="plumb_bob", d=[0.0] * 5, k=k)
+
+
+def sub(node, topic):
+    subs = [s for s in node.subscriptions if s.topic == topic and not s.destroyed]
+    assert len(subs) == 1, f"{topic}: {[s.topic for s in node.subscriptions if not s.destroyed]}"
+    return subs[0]
+
+
+def pub(node, topic):
+    pubs = [p for p in node.publishers if p.topic == topic and not p.destroyed]
+    assert len(pubs) == 1, topic
+    return pubs[0]
+
+
+def wait(cond, timeout=30.0):
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if cond():
+            return True
+        time.sleep(0.01)
+    return False
+
+
+# =========================================================================== tests
+
+
+def test_parameters_declared_with_descriptors_and_ranges(ros):
+    from hand_perception.core import node_logic as nl
+
+    node = ros.est.HandEstimatorNode(parameter_overrides=[
+        Parameter("autostart", value=False),
+        Parameter("queue_size", value=0),  # out of range: error logged, default kept
+        Parameter("marker_lifetime_s", value=1),  # integer for a double: error logged, default kept
+        Parameter("tf_prefix", value="cam1_"),
+        Parameter("pipeline.forecast.horizon_s", value=0.5),
+    ])
+    try:
+        for spec in nl.node_parameters("hand_estimator"):
+            d = node._descriptors[spec.name]
+            assert d.description
+            if spec.min is not None and spec.type == "double":
+                assert d.floating_point_range[0].from_value == spec.min
+            if spec.min is not None and spec.type == "integer":
+                assert d.integer_range[0].to_value == spec.max
+        assert node.get_parameter("queue_size").value == 2
+        assert node.get_parameter("marker_lifetime_s").value == 0.2
+        assert node.get_parameter("tf_prefix").value == "cam1_"
+        errors = node.get_logger().text("error")
+        assert "queue_size" in errors and "marker_lifetime_s" in errors
+        assert node.has_parameter("pipeline.estimator.max_hands")
+        assert not node.timers  # autostart off
+    finally:
+        node.close()
+
+
+def test_combined_node_autostart_outputs_and_bad_input(ros, rendered):
+    node = ros.both.HandPerceptionCombinedNode(parameter_overrides=[
+        Parameter("pipeline.forecast.rate_hz", value=0.0), Parameter("queue_size", value=10)])
+    try:
+        assert len(node.timers) == 1
+        node.timers[0].fire()  # the one-shot autostart timer
+        assert node.lifecycle_state == "active", node.get_logger().text("error")
+        assert node.timers[0].canceled
+        assert all(t.clock.clock_type.name == "STEADY_TIME" for t in node.timers)
+        assert node.model_info["backend"]
+        topics = {p.topic for p in node.publishers if not p.destroyed}
+        assert {"hands", "hands/markers", "hands/forecast", "hands/action", "/diagnostics", "/tf"} <= topics
+        assert {s.topic for s in node.subscriptions if not s.destroyed} == {"image", "camera_info"}
+        assert sub(node, "image").qos.reliability.name == "BEST_EFFORT"
+        assert pub(node, "hands").qos.reliability.name == "RELIABLE"
+
+        sub(node, "camera_info").callback(info_msg(ros, rendered[0].K, T0))
+        for i, f in enumerate(rendered):
+            sub(node, "image").callback(image_msg(ros, f.image, T0 + i * 33_333_333))
+        hands = pub(node, "hands")
+        assert wait(lambda: len(hands.messages) == 3), node.get_logger().text("warning")
+        assert wait(lambda: node.stats.processed == 3)  # everything of the 3rd frame is published
+        stamps = [m.header.stamp.sec * 10**9 + m.header.stamp.nanosec for m in hands.messages]
+        assert stamps == [T0 + i * 33_333_333 for i in range(3)]
+        assert all(not m.intrinsics_default for m in hands.messages)
+        assert max(len(m.hands) for m in hands.messages) >= 1
+        markers = pub(node, "hands/markers").messages
+        assert len(markers) == 3 and any(len(m.markers) > 1 for m in markers)
+        assert any(t.child_frame_id.endswith("_wrist") for m in pub(node, "/tf").messages for t in m.transforms)
+        assert len(pub(node, "hands/forecast").messages) >= 1
+        assert len(pub(node, "hands/action").messages) >= 1
+
+        # bad inputs: wrong step, NaN CameraInfo; the node keeps running
+        sub(node, "image").callback(image_msg(ros, rendered[0].image, T0 + 10**9, step=7))
+        sub(node, "camera_info").callback(info_msg(ros, rendered[0].K, T0 + 10**9, nan=True))
+        sub(node, "image").callback(image_msg(ros, rendered[1].image, T0 + 2 * 10**9))
+        assert wait(lambda: node.stats.processed == 4)
+        assert node.stats.bad == 1 and len(hands.messages) == 4
+        assert hands.messages[-1].intrinsics_default  # the latest CameraInfo is invalid
+
+        # diagnostics (timer): rate, latency, drops, backend
+        diag_timer = [t for t in node.timers if t is not node.timers[0]][0]
+        diag_timer.fire()
+        status = pub(node, "/diagnostics").messages[-1].status[0]
+        keys = {kv.key: kv.value for kv in status.values}
+        assert status.level in (b"\x00", b"\x01")
+        for key in ("output_rate_hz", "latency_p50_ms", "latency_p99_ms", "frames_dropped", "bad_frames", "backend"):
+            assert key in keys
+        assert keys["bad_frames"] == "1"
+
+        # deactivate: no more processing; cleanup releases everything
+        assert node.trigger_deactivate() == TransitionCallbackReturn.SUCCESS
+        assert not [s for s in node.subscriptions if not s.destroyed]
+        assert node.trigger_cleanup() == TransitionCallbackReturn.SUCCESS
+        assert node.pipeline is None and all(p.destroyed for p in node.publishers)
+        assert node.trigger_configure() == TransitionCallbackReturn.SUCCESS  # configurable again
+        assert node.trigger_shutdown() == TransitionCallbackReturn.SUCCESS
+    finally:
+        node.close()
+
+
+def test_estimator_compressed_and_backpressure(ros, rendered):
+    node = ros.est.HandEstimatorNode(parameter_overrides=[
+        Parameter("autostart", value=False), Parameter("image_transport", value="compressed"),
+        Parameter("queue_size", value=1), Parameter("publish_tf", value=False)])
+    try:
+        assert node.trigger_configure() == TransitionCallbackReturn.SUCCESS
+        real = node.pipeline.estimator.process
+
+        def slow(*a, **kw):
+            time.sleep(0.15)
+            return real(*a, **kw)
+
+        node.pipeline.estimator.process = slow
+        assert node.trigger_activate() == TransitionCallbackReturn.SUCCESS
+        assert "/tf" not in {p.topic for p in node.publishers}
+        cb = sub(node, "image/compressed").callback
+        for i in range(8):
+            cb(compressed_msg(ros, rendered[i % 3].image, T0 + i * 10**7))
+        assert wait(lambda: node.stats.processed + node.stats.dropped == 8, 20)
+        s = node.stats
+        assert s.dropped >= 4 and s.processed + s.dropped == s.received == 8
+        assert len(pub(node, "hands").messages) == s.processed
+        assert node.trigger_deactivate() == TransitionCallbackReturn.SUCCESS
+    finally:
+        node.close()
+
+
+def test_forecaster_node(ros):
+    from hand_perception.core.conversions import RclpyTypes, frame_result_to_hand_array
+    from hand_perception.core.types import FrameResult, HandState
+
+    node = ros.fc.HandForecasterNode(parameter_overrides=[Parameter("autostart", value=False),
+                                                          Parameter("queue_size", value=20)])
+    try:
+        assert node.trigger_configure() == TransitionCallbackReturn.SUCCESS
+        assert node.pipeline is None  # no estimator models loaded
+        assert node.trigger_activate() == TransitionCallbackReturn.SUCCESS
+        cb = sub(node, "hands").callback
+        types_ = RclpyTypes()
+        for k in range(12):
+            j = np.zeros((21, 3))
+            j[1:] = np.linspace([0, -0.02, 0], [0, -0.09, 0], 20)
+            j += [0.1 * k / 30, 0.0, 0.5]
+            hand = HandState(side="right", track_id=1, confidence=0.9, keypoints_2d=np.zeros((21, 2)),
+                             keypoint_confidence=np.ones(21), joints=j, wrist_position=j[0].copy(),
+                             wrist_orientation_xyzw=np.array([0.0, 0.0, 0.0, 1.0]), mano=None, bbox=np.zeros(4))
+            cb(frame_result_to_hand_array(FrameResult(T0 + k * 33_333_333, "cam", [hand]), types_))
+        assert wait(lambda: node.stats.processed == 12), node.get_logger().records[-5:]
+        fc = pub(node, "hands/forecast").messages
+        assert len(fc) >= 3 and fc[-1].model == "constant_velocity" and len(fc[-1].mean.hands) == 1
+        assert len(pub(node, "hands/action").messages) >= 3
+        # a looped input: stamps go back -> forecaster reset, keeps publishing
+        cb(frame_result_to_hand_array(FrameResult(T0, "cam", [hand]), types_))
+        assert wait(lambda: node.stats.processed == 13) and node.stats.stamp_resets == 1
+    finally:
+        node.close()
+
+
+def test_run_node_main_exits_cleanly(ros, monkeypatch):
+    class Exec:
+        def add_node(self, node):
+            self.node = node
+
+        def spin(self):
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(ros.common, "SingleThreadedExecutor", Exec)
+    assert ros.fc.main([]) == 0
