@@ -162,3 +162,18 @@ def test_pipeline_forecasts_and_actions_at_its_rate():
     # the hand moves +x at 6 cm/s: the forecast continues that way
     assert traj.wrist_position[-1, 0] > outs[-1].frame.hands[0].wrist_position[0]
     assert with_forecast[-1].actions and with_forecast[-1].actions[0].taxonomy == "gestures"
+
+
+def test_temporal_model_selection():
+    from hand_perception.core.estimator import make_temporal_model
+    from hand_perception.core.temporal import OneEuroTemporalModel
+
+    cfg = pipeline_config_from_dict({"temporal": {"model": "none"}})
+    assert make_temporal_model(cfg.temporal) is None
+    cfg = pipeline_config_from_dict({"temporal": {"max_gap_s": 0.2}})
+    model = make_temporal_model(cfg.temporal)
+    assert isinstance(model, OneEuroTemporalModel)
+    with pytest.raises(ValueError, match="needs temporal.checkpoint"):
+        pipeline_config_from_dict({"temporal": {"model": "unihand"}})
+    with pytest.raises(ValueError, match="temporal.model must be"):
+        pipeline_config_from_dict({"temporal": {"model": "kalman"}})

@@ -62,9 +62,15 @@ class EstimatorConfig:
 
 @dataclass
 class TemporalSection(TemporalConfig):
-    """TemporalConfig plus the choice of model ('one_euro' = no weights; 'none' = raw)."""
+    """TemporalConfig plus the choice of model: 'one_euro' (no weights, default), 'unihand'
+    (learned, needs ``checkpoint``: a UniHand model saved by hand_training; the One-Euro settings
+    above are its fallback), or 'none' (raw per-frame fits). window: UniHand frames;
+    latency_budget_s: UniHand time per frame before it runs every k-th frame."""
 
     model: str = "one_euro"
+    checkpoint: str | None = None
+    window: int = 48
+    latency_budget_s: float = 0.030
 
 
 @dataclass
@@ -117,8 +123,10 @@ def pipeline_config_from_dict(data: dict[str, Any] | None) -> PipelineConfig:
         temporal=_build(TemporalSection, data.get("temporal"), "temporal"),
         forecast=_build(ForecastSection, data.get("forecast"), "forecast"),
     )
-    if cfg.temporal.model not in ("one_euro", "none"):
-        raise ValueError(f"temporal.model must be 'one_euro' or 'none', got {cfg.temporal.model!r}")
+    if cfg.temporal.model not in ("one_euro", "unihand", "none"):
+        raise ValueError(f"temporal.model must be 'one_euro', 'unihand' or 'none', got {cfg.temporal.model!r}")
+    if cfg.temporal.model == "unihand" and not cfg.temporal.checkpoint:
+        raise ValueError("temporal.model 'unihand' needs temporal.checkpoint (a model trained by hand_training)")
     if cfg.forecast.model != "constant_velocity":
         raise ValueError(f"forecast.model must be 'constant_velocity', got {cfg.forecast.model!r}")
     return cfg

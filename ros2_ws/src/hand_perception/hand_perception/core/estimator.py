@@ -13,6 +13,7 @@ whose placement or fit fails is published without MANO (or dropped) with a warni
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 
@@ -22,7 +23,7 @@ from hand_models.fitting import ManoFitter
 from hand_models.geometry import validate_intrinsics
 from hand_perception.core.config import EstimatorConfig, TemporalSection
 from hand_perception.core.placement import default_intrinsics, place_hand, wrist_pose
-from hand_perception.core.temporal import OneEuroTemporalModel, TemporalModel
+from hand_perception.core.temporal import OneEuroTemporalModel, TemporalConfig, TemporalModel
 from hand_perception.core.types import CameraIntrinsics, FrameResult, HandState, Keypoints2D, ManoParams
 
 log = logging.getLogger(__name__)
@@ -35,6 +36,22 @@ def _backend_string(backend: str, device: str) -> str | None:
     from hand_models.inference import BackendConfig
 
     return str(BackendConfig.from_parts(backend, device))
+
+
+def make_temporal_model(section: TemporalSection) -> TemporalModel | None:
+    """The temporal stage the config asks for (None for 'none')."""
+    if section.model == "none":
+        return None
+    fallback = TemporalConfig(**{f.name: getattr(section, f.name) for f in dataclasses.fields(TemporalConfig)})
+    if section.model == "unihand":
+        from hand_perception.core.unihand_temporal import UniHandTemporalConfig, UniHandTemporalModel
+
+        if not section.checkpoint:
+            raise ValueError("temporal.model 'unihand' needs temporal.checkpoint")
+        return UniHandTemporalModel(UniHandTemporalConfig(
+            checkpoint=section.checkpoint, window=section.window, latency_budget_s=section.latency_budget_s,
+            max_gap_s=section.max_gap_s, fallback=fallback))
+    return OneEuroTemporalModel(fallback)
 
 
 class HandEstimator:
@@ -67,9 +84,7 @@ class HandEstimator:
 
             ik = IKConfig(iterations=self.config.ik_iterations)
             self.fitters = {s: ManoFitter(s, self.config.mano_dir, config=ik) for s in ("left", "right")}
-        self.temporal: TemporalModel | None = (
-            OneEuroTemporalModel(temporal) if temporal.model == "one_euro" else None
-        )
+        self.temporal: TemporalModel | None = make_temporal_model(temporal)
         self._last_stamp: int | None = None
         self._intrinsics_warned = False
 
@@ -87,7 +102,7 @@ class HandEstimator:
             "detector": "mediapipe palm_detection_full + hand_landmark_full (0.10.21 wheel)",
             "backend": f"{self.config.backend}:{self.config.device}",
             "mano_model": fitter.model_name if fitter else "none",
-            "temporal": "one_euro" if self.temporal is not None else "none",
+            "temporal": type(self.temporal).__name__ if self.temporal is not None else "none",
         }
 
     # ------------------------------------------------------------------------------------------
@@ -181,6 +196,8 @@ class HandEstimator:
 
         t = time.perf_counter()
         if self.temporal is not None and not still:
+            if hasattr(self.temporal, "set_camera"):
+                self.temporal.set_camera(np.asarray(intr.K, dtype=np.float64), width, height)
             hands = self.temporal.update(stamp_ns, hands)
             warnings.extend(getattr(self.temporal, "last_warnings", []))
         stages["temporal"] = time.perf_counter() - t
