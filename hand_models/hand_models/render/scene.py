@@ -1,0 +1,1067 @@
+"""Synthetic two-hand image sequences with exact ground truth.
+
+:class:`SyntheticSequence` renders the MANO-format hands (procedural model unless MANO files are
+configured) of one person, with forearms (bare or in sleeves) and upper arms going to the
+person's shoulders, over a procedural background (optionally with the person's torso and head
+behind the hands), under per-sequence lighting and skin tone, moving as
+:mod:`hand_models.render.motion` describes, seen by a static or slowly drifting pinhole camera.
+
+Rendering per frame (CPU, numpy): MANO forward for both hands (numpy, same arithmetic as
+``ManoLayer``), arm meshes, one z-buffered rasterization of everything at ``supersample`` x the
+resolution (:mod:`.rasterizer`), shading of the covered pixels (:mod:`.shading`: wrapped diffuse,
+specular, hemisphere ambient) with per-pixel skin detail (creases, nails, knuckles, bump-mapped
+palm and back of the hand) and screen-space ambient occlusion (depth unsharp masking: contact
+shadows between fingers and hands). Anti-aliasing: an output pixel whose samples all show the
+same mesh is shaded once, boundary pixels per sample and averaged (box filter). Then compositing
+over the background and camera effects: vignetting, white balance, a highlight shoulder, slight
+blur, sensor noise. Frames are random access and deterministic for a seed: frame ``i`` depends
+only on ``seed`` and ``i`` (and not on ``SceneConfig.threads``, which splits the rasterization
+and shading over two threads).
+
+Ground truth per hand (:class:`HandGroundTruth`): side, 21 joints (our order,
+``hand_models.joints``) in the camera optical frame (metres), their pixel projections with ``K``
+(no distortion: ``dist`` is zeros), a visibility flag per joint (inside the image and not hidden
+by another surface: the visible surface at the joint's pixel belongs to this hand or its own arm
+and lies at most a joint-dependent tolerance (1.5-3.5 cm, about the flesh around the joint) in
+front of it), MANO parameters in the camera frame, the gesture label of the nearest pose
+keyframe, and the bounding box (xyxy px) of the hand mesh's projection clipped to the image.
+
+:func:`write_sequence` stores a sequence as PNG files plus ``ground_truth.json`` (format in
+:data:`GROUND_TRUTH_FORMAT`), optionally an mp4; :func:`read_ground_truth` loads it back.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Iterator, Sequence
+
+import cv2
+import numpy as np
+import torch
+from scipy.spatial.transform import Rotation
+from threadpoolctl import ThreadpoolController
+
+from hand_models.fitting.anatomy import anatomical_frames, pose_from_angles
+from hand_models.joints import JOINT_NAMES, MANO_FINGERTIP_VERTICES
+from hand_models.render.background import make_background
+from hand_models.render.meshes import ellipsoid, tube
+from hand_models.render.motion import (
+    CameraDrift,
+    MotionConfig,
+    base_rotation,
+    hand_axes,
+    make_track,
+    separate_tracks,
+)
+from hand_models.render.rasterizer import Fragments, rasterize, supersampled_intrinsics
+from hand_models.render.shading import (
+    Lighting,
+    linear_to_srgb8,
+    random_lighting,
+    sample_skin_tone,
+    shade,
+    srgb_to_linear,
+)
+
+SIDES = ("left", "right")
+
+#: Visibility tolerance (m) per joint: how far in front of the joint the visible surface may be
+#: (the flesh around it): wrist, thumb CMC and MCPs sit deeper inside the hand than finger joints.
+VISIBILITY_TOLERANCE = np.array([0.035, 0.03, 0.022, 0.018, 0.015] + [0.024, 0.018, 0.016, 0.015] * 4)
+
+
+@dataclass
+class HandGroundTruth:
+    """Ground truth of one hand in one frame (see the module docstring)."""
+
+    side: str
+    joints_3d: np.ndarray  # (21, 3) float64, metres, camera optical frame
+    keypoints_2d: np.ndarray  # (21, 2) float64, pixels
+    visibility: np.ndarray  # (21,) bool
+    global_orient: np.ndarray  # (3,) axis-angle, camera frame
+    hand_pose: np.ndarray  # (45,) axis-angle, flat-hand relative
+    betas: np.ndarray  # (10,)
+    transl: np.ndarray  # (3,)
+    bbox: np.ndarray  # (4,) float64 xyxy pixels, clipped to the image
+    gesture: str = "random"
+
+    def to_json(self) -> dict:
+        return {
+            "side": self.side,
+            "gesture": self.gesture,
+            "joints_3d": np.round(self.joints_3d, 6).tolist(),
+            "keypoints_2d": np.round(self.keypoints_2d, 3).tolist(),
+            "visibility": [bool(v) for v in self.visibility],
+            "bbox": np.round(self.bbox, 2).tolist(),
+            "mano": {k: np.round(getattr(self, k), 7).tolist()
+                     for k in ("global_orient", "hand_pose", "betas", "transl")},
+        }
+
+
+@dataclass
+class SyntheticFrame:
+    """One rendered frame: ``image`` (H, W, 3) uint8 RGB, ``stamp_ns``, intrinsics ``K`` (3, 3),
+    distortion ``dist`` (5,) zeros, and ``hands`` (ground truth, in ``sides`` order)."""
+
+    index: int
+    image: np.ndarray
+    stamp_ns: int
+    K: np.ndarray
+    dist: np.ndarray
+    hands: list[HandGroundTruth] = field(default_factory=list)
+
+    def hand(self, side: str) -> HandGroundTruth | None:
+        return next((h for h in self.hands if h.side == side), None)
+
+
+@dataclass
+class SceneConfig:
+    """Ranges of the scene sampler (documented defaults)."""
+
+    supersample: int = 2
+    hfov_deg: tuple[float, float] = (50.0, 72.0)
+    person_prob: float = 0.35  # torso and head behind the hands
+    sleeve_prob: float = 0.5
+    camera_moving_prob: float = 0.5
+    noise_sigma: tuple[float, float] = (0.8, 3.5)  # sensor noise, 8-bit units
+    blur_sigma: tuple[float, float] = (0.0, 0.7)  # optical blur, px
+    vignette: tuple[float, float] = (0.0, 0.35)
+    ambient_occlusion: float = 0.45  # strength of the screen-space occlusion (0: off)
+    threads: int = 2  # shading threads (results do not depend on it)
+    motion: MotionConfig = field(default_factory=MotionConfig)
+
+
+#: ``ground_truth.json`` layout written by :func:`write_sequence`.
+GROUND_TRUTH_FORMAT = """\
+{
+  "format": "hand_perception.synthetic/1",
+  "width": int, "height": int, "fps": float, "seed": int, "sides": ["left", "right"],
+  "model": str (MANO model name: the procedural model's or "mano"),
+  "camera": {"K": 3x3, "dist": [k1, k2, p1, p2, k3] (zeros), "frame": "optical (x right, y down, z forward)"},
+  "joint_names": [21 names, our order],
+  "video": "sequence.mp4" or null,
+  "frames": [{
+     "index": int, "file": "frame_000000.png", "stamp_ns": int,
+     "hands": [{"side": "left"|"right", "gesture": str,
+                "joints_3d": 21x3 (m, camera frame), "keypoints_2d": 21x2 (px),
+                "visibility": 21 bools, "bbox": [x1, y1, x2, y2] (px),
+                "mano": {"global_orient": 3, "hand_pose": 45, "betas": 10, "transl": 3}}]
+  }]
+}
+Pixel centres are at integer coordinates; keypoints_2d = K-projection of joints_3d."""
+
+
+# --- per-side static data ------------------------------------------------------------------------
+
+
+@dataclass
+class _SideModel:
+    layer: torch.nn.Module
+    faces: np.ndarray
+    frames: np.ndarray  # (15, 3, 3) anatomical frames
+    base: np.ndarray  # (3, 3) fingers-up/palm-to-camera rotation
+    finger_axis: np.ndarray
+    palm_normal: np.ndarray
+    lateral: np.ndarray
+    palmar: np.ndarray  # (778,) 0..1 palm-side weight of each vertex
+    knuckle: np.ndarray  # (778,) 0..1 dorsal skin over the finger joints
+    detail: np.ndarray  # (778, 7) per-vertex inputs of the skin detail (see _skin_detail)
+    creases: np.ndarray  # (5, 3) arc lengths of the palmar finger creases (group order)
+    tip_arc: np.ndarray  # (5,) arc length of each fingertip
+    thumb_base: tuple[np.ndarray, np.ndarray] | None  # thumb vertices inside the palm, their arc lengths
+    wrist_rest: np.ndarray  # (3,) rest wrist joint
+    name: str
+
+
+def _smooth(x: np.ndarray, lo: float, hi: float) -> np.ndarray:
+    t = np.clip((x - lo) / (hi - lo), 0.0, 1.0)
+    return t * t * (3 - 2 * t)
+
+
+_GROUP_TIPS = ("index", "middle", "pinky", "ring", "thumb")  # MANO finger group order
+
+
+@lru_cache(maxsize=8)
+def _side_model(side: str, model_dir: str | None) -> _SideModel:
+    from hand_models.fitting.anatomy import FINGER_GROUPS
+    from hand_models.mano import ManoLayer
+    from hand_models.render.rasterizer import vertex_normals
+
+    layer = ManoLayer(side, model_dir, dtype=torch.float64)
+    faces = layer.faces.numpy().astype(np.int64)
+    v = layer.v_template.numpy()
+    j16 = layer.J_regressor.numpy() @ v
+    tips = v[[MANO_FINGERTIP_VERTICES[n] for n in _GROUP_TIPS]]
+    f_axis, p_normal, lateral = hand_axes(j16, side)
+    n = vertex_normals(v, faces)
+    palmar = _smooth(n @ p_normal, -0.1, 0.5)
+    dorsal = n @ -p_normal
+    # (finger PIP and DIP, thumb MCP and IP: the knuckles of the back of the hand are bump-mapped)
+    d_joint = np.min(np.linalg.norm(v[:, None, :] - j16[None, [2, 3, 5, 6, 8, 9, 11, 12, 14, 15], :], axis=2), axis=1)
+    knuckle = _smooth(dorsal, 0.2, 0.8) * _smooth(-d_joint, -0.012, -0.004)
+    # finger of each vertex (MANO group order, -1 palm): its dominant skinning joint's finger,
+    # made uniform over each connected part of the mesh when the mesh is made of parts (the
+    # procedural model: palm and five finger tubes)
+    owner = layer.weights.numpy().argmax(1)
+    group_of_joint = np.full(16, -1)
+    for g, joints in enumerate(FINGER_GROUPS):
+        group_of_joint[joints] = g
+    finger = group_of_joint[owner]
+    n_parts, part = _mesh_parts(faces, len(v))
+    if n_parts > 1:
+        sizes = np.bincount(part)
+        for p in range(n_parts):
+            sel = part == p
+            votes = finger[sel][finger[sel] >= 0]
+            finger[sel] = -1 if sizes[p] == sizes.max() or not len(votes) else np.bincount(votes).argmax()
+    # arc length along each finger from its first joint, crease and tip positions
+    arc = np.zeros(len(v))
+    creases = np.full((5, 3), 10.0)
+    tip_arc = np.zeros(5)
+    for g, joints in enumerate(FINGER_GROUPS):
+        base = j16[joints[0]]
+        axis = tips[g] - base
+        axis /= np.linalg.norm(axis)
+        sel = finger == g
+        arc[sel] = (v[sel] - base) @ axis
+        sj = (j16[joints] - base) @ axis
+        tip_arc[g] = (tips[g] - base) @ axis
+        if g == 4:  # thumb: creases at the MCP and IP joints
+            creases[g, :2] = sj[1:]
+        else:  # finger base crease (~45 % along the proximal phalanx), PIP and DIP
+            creases[g] = (0.45 * sj[1], sj[1], sj[2])
+    # where a finger tube enters the palm its skin tone must match the palm's: blend the bases'
+    # palmar/dorsal weights towards those of the nearest palm vertex
+    palm_idx = np.flatnonzero(finger < 0)
+    if len(palm_idx):
+        near = palm_idx[np.argmin(np.linalg.norm(v[:, None, :] - v[None, palm_idx, :], axis=2), axis=1)]
+        reach = np.where(finger == 4, 0.02, 0.01)
+        t = np.where(finger >= 0, _smooth(arc, -0.005, reach), 1.0)
+        palmar = t * palmar + (1 - t) * palmar[near]
+        dorsal = t * dorsal + (1 - t) * dorsal[near]
+        knuckle = t * knuckle
+    # the thumb's base rings (procedural model: a separate tube starting inside the palm)
+    tb = np.flatnonzero((finger == 4) & (arc < 0.02))
+    thumb_base = (tb, arc[tb]) if n_parts > 1 and len(tb) else None
+    rel = v - j16[0]
+    detail = np.stack([np.ones(len(v)), rel @ f_axis, rel @ lateral, arc, finger.astype(np.float64),
+                       dorsal, palmar], 1)
+    return _SideModel(layer=layer, faces=faces, frames=anatomical_frames(j16, tips, side),
+                      base=base_rotation(j16, side), finger_axis=f_axis, palm_normal=p_normal,
+                      lateral=lateral, palmar=palmar, knuckle=knuckle, detail=detail, creases=creases,
+                      tip_arc=tip_arc, thumb_base=thumb_base, wrist_rest=j16[0], name=layer.model_name)
+
+
+def _mesh_parts(faces: np.ndarray, n_vertices: int) -> tuple[int, np.ndarray]:
+    """Connected components of a mesh: (count, component of each vertex)."""
+    import scipy.sparse
+    from scipy.sparse.csgraph import connected_components
+
+    i = np.concatenate([faces[:, 0], faces[:, 1], faces[:, 2]])
+    j = np.concatenate([faces[:, 1], faces[:, 2], faces[:, 0]])
+    graph = scipy.sparse.coo_matrix((np.ones(len(i)), (i, j)), shape=(n_vertices, n_vertices))
+    return connected_components(graph, directed=False)
+
+
+class _NumpyMano:
+    """MANO forward pass in numpy float64 for fixed betas (the layer's arithmetic, without torch's
+    per-call overhead: ~1 ms instead of ~15 ms per hand on this CPU). Matches ``ManoLayer`` to
+    float64 round-off (checked by the tests)."""
+
+    def __init__(self, layer: torch.nn.Module, betas: np.ndarray, thumb_base: np.ndarray | None = None) -> None:
+        v_template = layer.v_template.numpy()
+        shapedirs = layer.shapedirs.numpy()
+        self.v_shaped = v_template + np.einsum("vcs,s->vc", shapedirs, betas)
+        self.rest_joints = layer.J_regressor.numpy() @ self.v_shaped  # (16, 3)
+        if thumb_base is not None:
+            # render-only: pull the thumb tube's base (the part inside the palm, which would poke
+            # through the palm's surface) towards the thumb's axis; ring centres do not move, so
+            # the joints (ring means) are unchanged
+            tip = self.v_shaped[MANO_FINGERTIP_VERTICES["thumb"]]
+            base = self.rest_joints[13]
+            axis = (tip - base) / np.linalg.norm(tip - base)
+            idx, arc = thumb_base
+            centre = base + np.outer((self.v_shaped[idx] - base) @ axis, axis)
+            shrink = 0.55 + 0.45 * _smooth(arc, 0.0, 0.02)
+            self.v_shaped[idx] = centre + (self.v_shaped[idx] - centre) * shrink[:, None]
+        self.posedirs = layer.posedirs.numpy().reshape(-1, layer.posedirs.shape[-1])  # (V*3, 135)
+        self.weights = layer.weights.numpy()
+        self.parents = layer.parents.numpy()
+        self.tips = layer.tip_vertices.numpy()
+        self.to_ours = layer.to_ours.numpy()
+
+    def __call__(self, global_orient: np.ndarray, hand_pose: np.ndarray, transl: np.ndarray):
+        """-> vertices (778, 3), joints (21, 3) in our order."""
+        aa = np.concatenate([global_orient, hand_pose]).reshape(-1, 3)
+        R = Rotation.from_rotvec(aa).as_matrix()  # (16, 3, 3)
+        feat = (R[1:] - np.eye(3)).reshape(-1)
+        v = self.v_shaped + (self.posedirs @ feat).reshape(-1, 3)
+        J = self.rest_joints
+        G = np.empty_like(R)
+        P = np.empty_like(J)
+        G[0], P[0] = R[0], J[0]
+        for j in range(1, len(J)):
+            p = self.parents[j]
+            G[j] = G[p] @ R[j]
+            P[j] = P[p] + G[p] @ (J[j] - J[p])
+        t = P - np.einsum("jab,jb->ja", G, J)
+        A = np.concatenate([G.reshape(-1, 9), t], 1)  # (16, 12)
+        T = self.weights @ A  # (V, 12)
+        verts = np.einsum("vab,vb->va", T[:, :9].reshape(-1, 3, 3), v) + T[:, 9:] + transl
+        joints = np.concatenate([P + transl, verts[self.tips]])[self.to_ours]
+        return verts, joints
+
+
+def _normals(vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
+    v = vertices
+    n = np.cross(v[faces[:, 1]] - v[faces[:, 0]], v[faces[:, 2]] - v[faces[:, 0]])
+    idx = faces.ravel()
+    out = np.stack([np.bincount(idx, weights=np.repeat(n[:, c], 3), minlength=len(v)) for c in range(3)], 1)
+    return out / np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-12)
+
+
+@dataclass
+class _Mesh:
+    vertices: np.ndarray
+    faces: np.ndarray
+    attrs: np.ndarray  # albedo rgb, wrap, specular: (5,), or (V, 5) with albedo per vertex (wrap and
+    # specular are taken from the first row: they are per mesh)
+    owner: str  # "left", "right" or "scene"
+    detail: np.ndarray | None = None  # (V, 7) skin detail inputs (hands only)
+
+
+_NO_DETAIL = np.array([0.0, 0.0, 0.0, 0.0, -1.0, 0.0, 0.0])
+
+
+def _interp(table: np.ndarray, tri: np.ndarray, bary: np.ndarray) -> np.ndarray:
+    """Per-pixel (N, C) values of per-vertex ``table`` (V, C) at faces ``tri`` (N, 3) with
+    barycentrics (N, 3) (one gather, one contraction: several times faster than three gathers)."""
+    return np.einsum("nk,nkc->nc", bary, np.take(table, tri, axis=0))
+
+
+_POOL = None
+_BLAS = ThreadpoolController()
+
+
+def _pool():
+    """A small thread pool shared by all sequences (created on first use)."""
+    global _POOL
+    if _POOL is None:
+        from concurrent.futures import ThreadPoolExecutor
+
+        _POOL = ThreadPoolExecutor(max_workers=2, thread_name_prefix="hand_render")
+    return _POOL
+
+
+def _render_meshes(
+    meshes: list[_Mesh], K: np.ndarray, width: int, height: int, lighting: Lighting, ao_strength: float,
+    ss: int = 1, skin: "_SkinDetail | None" = None, threads: int = 1,
+) -> tuple[np.ndarray, np.ndarray, Fragments, np.ndarray]:
+    """Rasterize meshes into a ``width x height`` target (``ss`` times the output resolution) and
+    shade them. Returns, for the covered output pixels, their flat indices (M,) and premultiplied
+    linear RGBA (M, 4) (alpha = covered fraction of the pixel's ``ss x ss`` samples), plus the
+    fragments and the owning mesh (index into ``meshes``) of each fragment.
+
+    Shading is the costly part, so it runs once per output pixel whose samples all show the same
+    mesh (the block's first sample stands for all of them) and per sample only along silhouettes
+    and mesh boundaries, where the anti-aliasing needs it (samples averaged, box filter).
+    """
+    verts = np.concatenate([m.vertices for m in meshes])
+    offsets = np.cumsum([0] + [len(m.vertices) for m in meshes])
+    faces = np.concatenate([m.faces + o for m, o in zip(meshes, offsets[:-1])])
+    face_owner = np.repeat(np.arange(len(meshes)), [len(m.faces) for m in meshes])
+    normals = np.concatenate([_normals(m.vertices, m.faces) for m in meshes])
+    albedo_v = np.concatenate([np.broadcast_to(np.asarray(m.attrs)[..., :3], (len(m.vertices), 3)) for m in meshes])
+    table = np.concatenate([normals, albedo_v], 1).astype(np.float32)  # (V, 6)
+    per_mesh = np.array([np.asarray(m.attrs).reshape(-1, 5)[0, 3:5] for m in meshes], np.float32)  # wrap, specular
+    has_detail = any(m.detail is not None for m in meshes)
+    if has_detail:
+        detail = np.concatenate([m.detail if m.detail is not None else np.broadcast_to(_NO_DETAIL, (len(m.vertices), 7))
+                                 for m in meshes]).astype(np.float32)
+        detail_mesh = np.array([m.detail is not None for m in meshes])
+    fr = rasterize(verts, faces, K, width, height, executor=_pool() if threads > 1 else None)
+    owner = face_owner[fr.faces]
+    if not len(fr.pixels):
+        return np.zeros(0, np.int64), np.zeros((0, 4), np.float32), fr, owner
+    wl = width // ss
+    if ss > 1:
+        hl = height // ss
+        own_map = np.zeros((height, width), np.int16)
+        own_map.reshape(-1)[fr.pixels] = owner + 1
+        first = own_map[0:hl * ss:ss, 0:wl * ss:ss]
+        interior = first > 0
+        for dy in range(ss):
+            for dx in range(ss):
+                if dx or dy:
+                    interior &= own_map[dy:hl * ss:ss, dx:wl * ss:ss] == first
+        int_low = np.flatnonzero(interior)
+        # the first sample of each interior block (covered, so it is among the fragments); the
+        # map is only read where it was written
+        first_pix = (int_low // wl) * (ss * width) + (int_low % wl) * ss
+        frag_of = np.empty(width * height, np.int32)
+        frag_of[fr.pixels] = np.arange(len(fr.pixels), dtype=np.int32)
+        rep = frag_of[first_pix].astype(np.int64)
+        u2, v2 = fr.pixels % width, fr.pixels // width
+        inside = (u2 < wl * ss) & (v2 < hl * ss)
+        low = (v2 // ss) * wl + u2 // ss
+        edge = np.flatnonzero(inside & ~interior.ravel()[np.minimum(low, hl * wl - 1)])
+        sel = np.concatenate([rep, edge])
+    else:
+        sel = np.arange(len(fr.pixels))
+    pix_sel = fr.pixels[sel]
+    if ao_strength > 0:
+        ao_all = _screen_space_ao(pix_sel, fr.depths[sel], width, height, max(1, ss), ao_strength)
+    else:
+        ao_all = np.ones(len(sel), np.float32)
+
+    def shade_part(part: slice) -> np.ndarray:
+        sp = sel[part]
+        tri = faces[fr.faces[sp]]
+        b = fr.barycentrics(sp)
+        val = _interp(table, tri, b)
+        n = val[:, :3]
+        n /= np.sqrt(np.einsum("ij,ij->i", n, n) + 1e-12)[:, None]
+        pix = pix_sel[part]
+        view = np.empty((len(pix), 3), np.float32)
+        view[:, 0] = (np.float32(K[0, 2]) - (pix % width).astype(np.float32)) / np.float32(K[0, 0])
+        view[:, 1] = (np.float32(K[1, 2]) - (pix // width).astype(np.float32)) / np.float32(K[1, 1])
+        view[:, 2] = -1.0
+        view /= np.sqrt(np.einsum("ij,ij->i", view, view))[:, None]
+        own_sel = owner[sp]
+        wrap, specular = per_mesh[own_sel, 0], per_mesh[own_sel, 1]
+        albedo = val[:, 3:6]
+        if skin is not None and has_detail:
+            h = np.flatnonzero(detail_mesh[own_sel])
+            if len(h):
+                th, bh = tri[h], b[h]
+                dv = _interp(detail, th, bh)
+                nh, ah, sh = skin(dv, n[h], albedo[h], specular[h])
+                n[h], albedo[h], specular[h] = nh, ah, sh
+        return shade(n, view, albedo, wrap, specular, ao_all[part], lighting)
+
+    # the shading is pure numpy on independent pixels: two halves in two threads (numpy releases
+    # the GIL in its loops), which uses both cores of a 2-core machine
+    half = len(sel) // 2
+    if threads > 1 and half > 20000:
+        colors = np.concatenate(list(_pool().map(shade_part, [slice(0, half), slice(half, None)])))
+    else:
+        colors = shade_part(slice(None))
+    if ss == 1:
+        rgba = np.empty((len(sel), 4), np.float32)
+        rgba[:, :3] = colors
+        rgba[:, 3] = 1.0
+        return fr.pixels.copy(), rgba, fr, owner
+    n_int = len(int_low)
+    edge_low, inv = np.unique(low[edge], return_inverse=True)
+    rgba = np.empty((n_int + len(edge_low), 4), np.float32)
+    rgba[:n_int, :3] = colors[:n_int]
+    rgba[:n_int, 3] = 1.0
+    w = 1.0 / (ss * ss)
+    for c in range(3):
+        rgba[n_int:, c] = np.bincount(inv, weights=colors[n_int:, c], minlength=len(edge_low)) * w
+    rgba[n_int:, 3] = np.bincount(inv, minlength=len(edge_low)) * w
+    return np.concatenate([int_low, edge_low]), rgba, fr, owner
+
+
+class _SkinDetail:
+    """Per-pixel skin detail of the hands (on top of the per-vertex albedo): palmar flexion
+    creases of the fingers and thumb, the palm's main creases (distal and proximal transverse,
+    thenar, wrist), nails with a pale free edge, darker knuckle skin, and bump-mapped relief of
+    the palm (thenar and hypothenar eminences, central hollow, pads under the fingers) and of the
+    back of the hand (knuckles, extensor tendons). Evaluated from interpolated rest-pose
+    coordinates, so the lines are about a millimetre wide whatever the mesh resolution.
+
+    Inputs per pixel (the ``detail`` columns): hand number + 1 (0: not a hand), x along the hand,
+    z across it (towards the pinky), finger arc length, finger index (MANO group order, -1 palm),
+    dorsal weight (rest normal . back of the hand), palmar weight. The relief needs the palm's
+    axes in the camera frame for the current frame (:meth:`set_axes`)."""
+
+    #: Palm relief (x, z, sigma, height in metres; palmar side): thenar and hypothenar
+    #: eminences, the central hollow, and the pads under the four fingers.
+    PALMAR_BUMPS = np.array([
+        (0.030, -0.022, 0.013, 0.005), (0.032, 0.028, 0.011, 0.0035), (0.052, 0.002, 0.014, -0.003),
+        (0.079, -0.022, 0.006, 0.0015), (0.081, -0.002, 0.006, 0.0015), (0.078, 0.017, 0.006, 0.0015),
+        (0.072, 0.032, 0.005, 0.0012),
+    ], np.float32)
+    #: Back of the hand: the four knuckles.
+    DORSAL_BUMPS = np.array([
+        (0.086, -0.022, 0.0065, 0.0035), (0.088, -0.002, 0.0065, 0.004), (0.084, 0.017, 0.006, 0.0035),
+        (0.076, 0.033, 0.0055, 0.003),
+    ], np.float32)
+    #: Extensor tendons (x0, z0, x1, z1, sigma, height) from the wrist to the knuckles.
+    TENDONS = np.array([
+        (0.015, -0.012, 0.080, -0.021, 0.003, 0.0006), (0.015, -0.003, 0.082, -0.002, 0.003, 0.0006),
+        (0.018, 0.007, 0.078, 0.017, 0.003, 0.0005), (0.022, 0.015, 0.070, 0.032, 0.003, 0.0004),
+    ], np.float32)
+
+    def __init__(self, creases: np.ndarray, tip_arc: np.ndarray, skin: np.ndarray, rng: np.random.Generator):
+        self.creases = creases.astype(np.float32)
+        self.tip_arc = tip_arc.astype(np.float32)
+        self.nail_color = (0.45 * skin + 0.55 * np.array([0.78, 0.55, 0.52])).astype(np.float32)
+        self.nail_edge = (0.5 * skin + 0.5 * np.array([0.85, 0.80, 0.74])).astype(np.float32)
+        self.crease_depth = float(rng.uniform(0.3, 0.5))
+        self.crease_width = float(rng.uniform(0.0006, 0.0009))
+        self.relief = float(rng.uniform(0.8, 1.3))
+        self.axes = np.zeros((2, 2, 3), np.float32)  # per hand: camera-frame x and z axes of the palm
+
+    def set_axes(self, hand: int, x_axis: np.ndarray, z_axis: np.ndarray) -> None:
+        self.axes[hand] = (x_axis, z_axis)
+
+    @staticmethod
+    def _bump_gradient(x, z, bumps):
+        gx = np.zeros_like(x)
+        gz = np.zeros_like(x)
+        for bx, bz, sig, h in bumps:
+            dx, dz = x - bx, z - bz
+            e = (h / (sig * sig)) * np.exp(-(dx * dx + dz * dz) / (2 * sig * sig))
+            gx -= dx * e
+            gz -= dz * e
+        return gx, gz
+
+    @staticmethod
+    def _ridge_gradient(x, z, ridges):
+        gx = np.zeros_like(x)
+        gz = np.zeros_like(x)
+        for x0, z0, x1, z1, sig, h in ridges:
+            ax, az = x1 - x0, z1 - z0
+            t = np.clip(((x - x0) * ax + (z - z0) * az) / (ax * ax + az * az), 0.0, 1.0)
+            dx, dz = x - (x0 + t * ax), z - (z0 + t * az)
+            e = (h / (sig * sig)) * np.exp(-(dx * dx + dz * dz) / (2 * sig * sig))
+            gx -= dx * e
+            gz -= dz * e
+        return gx, gz
+
+    def __call__(self, d: np.ndarray, normals: np.ndarray, albedo: np.ndarray, specular: np.ndarray):
+        """Modified (normals, albedo, specular) of N pixels (``normals`` is changed in place)."""
+        f32 = np.float32
+        albedo = np.array(albedo, dtype=f32)
+        specular = np.array(specular, dtype=f32)
+        hand = d[:, 0] > 0.5
+        if not hand.any():
+            return normals, albedo, specular
+        specular[hand] *= 1.0 - 0.3 * d[hand, 6]  # the palm is less shiny
+        fid = d[:, 4]
+        finger = hand & (fid > -0.5)
+        w = f32(self.crease_width)
+        # palmar finger creases (a double line at the PIP, single elsewhere)
+        i = np.flatnonzero(finger & (d[:, 6] > 0.3))
+        if len(i):
+            ds = d[i, 3:4] - self.creases[np.rint(fid[i]).astype(np.int64)]
+            crease = np.exp(-(ds / w) ** 2).sum(1) + f32(0.7) * np.exp(-((ds[:, 1] - f32(2.2) * w) / w) ** 2)
+            self._darken(albedo, specular, i, crease * _smooth(d[i, 6], 0.3, 0.8))
+        # palm creases, in the rest palm's (x, z) coordinates
+        i = np.flatnonzero(hand & ~finger & (d[:, 6] > 0.5))
+        if len(i):
+            x, z = d[i, 1], d[i, 2]
+            zc = np.clip(z, -0.045, 0.045)
+            w2 = f32(1.4) * w
+            distal = (x - (0.0712 - 0.12 * zc + 2.5 * zc * zc)) / w2  # pinky edge -> between index and middle
+            proximal = (x - (0.0555 + 0.18 * zc + 1.0 * zc * zc)) / w2  # index edge -> middle of the palm
+            xc = np.clip(x, 0.0, 0.065)
+            thenar = (z - (-0.008 - 0.028 * np.sin(f32(np.pi / 2 / 0.062) * xc))) / w2  # around the thumb's base
+            wrist = np.minimum(np.abs(x + 0.004), np.abs(x + 0.011)) / w
+            pal = (np.exp(-distal * distal) * (z > -0.016) + np.exp(-proximal * proximal) * (z < 0.026)
+                   + np.exp(-thenar * thenar) * ((x > 0.004) & (x < 0.064)) + f32(0.6) * np.exp(-wrist * wrist))
+            self._darken(albedo, specular, i, pal * _smooth(d[i, 6], 0.5, 0.9))
+        # nails: the dorsal end of each finger's last phalanx, with a pale free edge and a fold
+        i = np.flatnonzero(finger & (d[:, 5] > 0.45))
+        if len(i):
+            fc = np.rint(fid[i]).astype(np.int64)
+            from_tip = self.tip_arc[fc] - d[i, 3]
+            length = np.where(fc == 4, f32(0.013), f32(0.011))
+            keep = from_tip < length + 0.003
+            i, from_tip, length = i[keep], from_tip[keep], length[keep]
+            side = _smooth(d[i, 5], 0.45, 0.6)
+            nail = side * _smooth(length - from_tip, 0.0, 0.0015)
+            free = nail * _smooth(0.0022 - from_tip, 0.0, 0.0008)
+            fold = side * np.exp(-((length - from_tip) / 0.0008) ** 2)
+            a = albedo[i]
+            a += (self.nail_color[None, :] - a) * nail[:, None]
+            a += (self.nail_edge[None, :] - a) * free[:, None]
+            a *= (1.0 - 0.25 * fold)[:, None]
+            albedo[i] = a
+            specular[i] *= 1.0 + 1.5 * nail
+        # knuckles: slightly darker skin over the dorsal PIP joints
+        i = np.flatnonzero(finger & (d[:, 5] > 0.2))
+        if len(i):
+            ds = d[i, 3] - self.creases[np.rint(fid[i]).astype(np.int64), 1]
+            near = np.abs(ds) < 0.015
+            i, ds = i[near], ds[near]
+            albedo[i] *= (1.0 - 0.12 * _smooth(d[i, 5], 0.2, 0.7) * np.exp(-(ds / 0.006) ** 2))[:, None]
+        # relief of the palm and the back of the hand: tilt the normal against the height gradient
+        i = np.flatnonzero(hand & ~finger & (np.abs(d[:, 1] - 0.045) < 0.06))
+        if len(i):
+            x, z = d[i, 1], d[i, 2]
+            wp = _smooth(d[i, 6], 0.3, 0.8) * f32(self.relief)
+            wd = _smooth(d[i, 5], 0.2, 0.7) * f32(self.relief)
+            gxp, gzp = self._bump_gradient(x, z, self.PALMAR_BUMPS)
+            gxd, gzd = self._bump_gradient(x, z, self.DORSAL_BUMPS)
+            gxt, gzt = self._ridge_gradient(x, z, self.TENDONS)
+            gx = wp * gxp + wd * (gxd + gxt)
+            gz = wp * gzp + wd * (gzd + gzt)
+            ax = self.axes[np.clip(np.rint(d[i, 0]).astype(np.int64) - 1, 0, 1)]  # (n, 2, 3)
+            nn = normals[i] - gx[:, None] * ax[:, 0] - gz[:, None] * ax[:, 1]
+            nn /= np.sqrt(np.einsum("ij,ij->i", nn, nn))[:, None]
+            normals[i] = nn
+        return normals, albedo, specular
+
+    def _darken(self, albedo: np.ndarray, specular: np.ndarray, i: np.ndarray, crease: np.ndarray) -> None:
+        """Crease lines: darker and a little redder (less green and blue), less shiny."""
+        c = np.clip(crease, 0.0, 1.0)
+        dark = 1.0 - self.crease_depth * c
+        albedo[i] *= np.stack([dark, dark * (1.0 - 0.07 * c), dark * (1.0 - 0.08 * c)], 1)
+        specular[i] *= 1.0 - 0.5 * c
+
+
+def _screen_space_ao(pixels: np.ndarray, depths: np.ndarray, width: int, height: int, ss: int,
+                     strength: float) -> np.ndarray:
+    """Occlusion per pixel from depth unsharp masking on a coarse grid (half the output
+    resolution): a surface behind the mean depth of its covered surroundings lies in a crease or
+    in the contact shadow of a nearer surface (up to full strength at 2 cm behind)."""
+    q = 2 * ss
+    gw, gh = -(-width // q), -(-height // q)
+    far = np.float32(100.0)
+    grid = np.full(gw * gh, far, np.float32)
+    cell = (pixels // width // q) * gw + (pixels % width) // q
+    np.minimum.at(grid, cell, depths)
+    d = grid.reshape(gh, gw)
+    covered = d < far
+    sigma = max(1.0, 0.012 * width / q)
+    num = cv2.GaussianBlur(np.where(covered, d, 0.0).astype(np.float32), (0, 0), sigma)
+    den = cv2.GaussianBlur(covered.astype(np.float32), (0, 0), sigma)
+    mean = num / np.maximum(den, 1e-3)
+    delta = (d - mean) * np.minimum(den * 2.0, 1.0)
+    occ = np.clip(delta / 0.02, 0.0, 1.0).ravel()
+    return (1.0 - strength * occ[cell]).astype(np.float32)
+
+
+# --- the sequence ---------------------------------------------------------------------------------
+
+
+class SyntheticSequence(Sequence[SyntheticFrame]):
+    """A lazily rendered, random-access sequence of :class:`SyntheticFrame` (see the module
+    docstring). ``len(seq)``, ``seq[i]`` and iteration render on demand; nothing is cached."""
+
+    def __init__(
+        self,
+        num_frames: int,
+        width: int = 640,
+        height: int = 480,
+        fps: float = 30.0,
+        seed: int = 0,
+        sides: Sequence[str] = SIDES,
+        config: SceneConfig | None = None,
+        model_dir: str | os.PathLike | None = None,
+        start_ns: int = 0,
+    ) -> None:
+        if int(num_frames) < 0:
+            raise ValueError(f"num_frames must be >= 0, got {num_frames}")
+        if int(width) < 32 or int(height) < 32:
+            raise ValueError(f"image must be at least 32x32, got {width}x{height}")
+        if not fps > 0:
+            raise ValueError(f"fps must be > 0, got {fps}")
+        sides = tuple(sides)
+        if not sides or any(s not in SIDES for s in sides) or len(set(sides)) != len(sides):
+            raise ValueError(f"sides must be distinct values of {SIDES}, got {sides}")
+        self.num_frames, self.width, self.height = int(num_frames), int(width), int(height)
+        self.fps, self.seed, self.sides, self.start_ns = float(fps), int(seed), sides, int(start_ns)
+        self.config = config or SceneConfig()
+        self._model_dir = None if model_dir is None else str(model_dir)
+        self._models = {s: _side_model(s, self._model_dir) for s in sides}
+        self.model_name = self._models[sides[0]].name
+        rng = np.random.default_rng([self.seed, 0x5EED])
+        cfg = self.config
+        # camera
+        hfov = np.deg2rad(rng.uniform(*cfg.hfov_deg))
+        f = 0.5 * self.width / np.tan(hfov / 2)
+        self.K = np.array([[f, 0.0, (self.width - 1) / 2 + rng.normal(0, 0.01 * self.width)],
+                           [0.0, f, (self.height - 1) / 2 + rng.normal(0, 0.01 * self.height)],
+                           [0.0, 0.0, 1.0]])
+        self.dist = np.zeros(5)
+        self.drift = CameraDrift.random(rng, cfg.camera_moving_prob)
+        # person
+        self.betas = np.clip(rng.normal(0.0, 0.8, 10), -2.0, 2.0)
+        self._mano = {s: _NumpyMano(self._models[s].layer, self.betas, self._models[s].thumb_base) for s in sides}
+        self.hand_scale = 1.0 + 0.045 * self.betas[0]
+        self.skin = sample_skin_tone(rng)
+        self.specular = float(rng.uniform(0.15, 0.45))
+        self.lighting = random_lighting(rng)
+        self.sleeve = rng.uniform() < cfg.sleeve_prob
+        self.sleeve_start = float(rng.uniform(0.05, 0.2))
+        self.cloth = srgb_to_linear(_cloth_color(rng))
+        m0 = self._models[sides[0]]
+        self._skin_detail = _SkinDetail(m0.creases, m0.tip_arc, self.skin, rng)
+        # motion
+        duration = self.num_frames / self.fps
+        depth_base = rng.uniform(cfg.motion.depth_range[0] + 0.05, cfg.motion.depth_range[1] - 0.08)
+        cross = []
+        if rng.uniform() < cfg.motion.cross_prob and duration > 2.0:
+            t0 = rng.uniform(0.5, max(0.6, duration - 1.5))
+            cross = [(t0, t0 + rng.uniform(1.0, 2.5))]
+        self.tracks = {s: make_track(rng, s, self._models[s].base, duration, self.K, self.width, self.height,
+                                     cfg.motion, depth_base, cross) for s in sides}
+        separate_tracks(self.tracks)
+        self._depth_offsets = self._separate_in_depth(duration)
+        # the person's shoulders (world = first camera frame) and body depth
+        self.body_z = depth_base + rng.uniform(0.25, 0.4)
+        y_sh = (rng.uniform(0.9, 1.2) * self.height - self.K[1, 2]) * self.body_z / f
+        self.shoulders = {"right": np.array([-0.18 * self.hand_scale, y_sh, self.body_z]),
+                          "left": np.array([0.18 * self.hand_scale, y_sh, self.body_z])}
+        # background (with a margin for the drifting camera), in linear RGB
+        self.margin = int(np.ceil(0.06 * f)) + 4
+        bg = make_background(rng, self.width + 2 * self.margin, self.height + 2 * self.margin)
+        self.person = rng.uniform() < cfg.person_prob
+        bg_lin = srgb_to_linear(bg).astype(np.float32)
+        if self.person:
+            bg_lin = self._draw_person(bg_lin, rng)
+        self.background = bg_lin
+        # camera effects
+        self.noise_sigma = float(rng.uniform(*cfg.noise_sigma))
+        self.blur_sigma = float(rng.uniform(*cfg.blur_sigma))
+        yy, xx = np.mgrid[0:self.height, 0:self.width].astype(np.float32)
+        r2 = ((xx - self.K[0, 2]) ** 2 + (yy - self.K[1, 2]) ** 2) / (0.25 * (self.width ** 2 + self.height ** 2))
+        vignette = (1.0 - rng.uniform(*cfg.vignette) * r2).astype(np.float32)[..., None]
+        white_balance = np.array([rng.uniform(0.92, 1.08), 1.0, rng.uniform(0.92, 1.08)], np.float32)
+        self._gain = np.ascontiguousarray(vignette * white_balance)
+        # sensor noise: a bank of noise images, cropped at a random offset per frame
+        pad = 16
+        self._noise_bank = np.round(rng.standard_normal((3, self.height + pad, self.width + pad, 3), dtype=np.float32)
+                                    * self.noise_sigma).astype(np.int16)
+
+    def _separate_in_depth(self, duration: float, gap: float = 0.1, reach: float = 0.16) -> dict:
+        """Per-side depth offsets over time that keep the two hands from passing through each
+        other: where the hand centres come within ``reach`` of each other across the image, the
+        nearer hand is moved towards the camera and the other away until their depths differ by
+        ``gap`` (smoothed over time, so the motion stays smooth)."""
+        from scipy.ndimage import gaussian_filter1d, maximum_filter1d
+
+        grid = np.arange(-0.3, duration + 0.3, 1.0 / 30.0)
+        if len(self.sides) < 2:
+            return {s: (grid, np.zeros_like(grid)) for s in self.sides}
+        centre = {}
+        for s in self.sides:
+            st = self.tracks[s].at(grid)
+            centre[s] = st["position"] + 0.08 * (st["R"] @ self._models[s].finger_axis)
+        d = centre["right"] - centre["left"]
+        lateral = np.hypot(d[:, 0], d[:, 1])
+        close = np.clip((reach - lateral) / 0.05, 0.0, 1.0)
+        need = np.clip(gap - np.abs(d[:, 2]), 0.0, None) * close * close * (3 - 2 * close)
+        mag = gaussian_filter1d(maximum_filter1d(need, 15), 4.0)
+        side = np.sign(gaussian_filter1d(np.sign(d[:, 2] + 1e-9) * np.maximum(need, 1e-4), 10.0))
+        off_r = 0.5 * mag * side
+        return {"right": (grid, off_r), "left": (grid, -off_r)}
+
+    # -- sequence protocol --
+    def __len__(self) -> int:
+        return self.num_frames
+
+    def __getitem__(self, index):  # type: ignore[override]
+        if isinstance(index, slice):
+            return [self.render_frame(i) for i in range(*index.indices(self.num_frames))]
+        i = int(index)
+        if i < 0:
+            i += self.num_frames
+        if not 0 <= i < self.num_frames:
+            raise IndexError(f"frame {index} out of range (0..{self.num_frames - 1})")
+        return self.render_frame(i)
+
+    def __iter__(self) -> Iterator[SyntheticFrame]:
+        for i in range(self.num_frames):
+            yield self.render_frame(i)
+
+    def stamp_ns(self, index: int) -> int:
+        return self.start_ns + int(round(index * 1e9 / self.fps))
+
+    # -- state --
+    def hand_parameters(self, index: int) -> dict[str, dict]:
+        """MANO parameters (camera frame) and gesture label of each hand in frame ``index``."""
+        t = index / self.fps
+        R_cw, t_cw = self.drift.at(t)
+        out = {}
+        for s in self.sides:
+            m = self._models[s]
+            st = self.tracks[s].at(np.array([t]))
+            R_world = st["R"][0]
+            wrist_world = st["position"][0].copy()
+            grid, off = self._depth_offsets[s]
+            wrist_world[2] = max(0.2, wrist_world[2] + float(np.interp(t, grid, off)))
+            go = Rotation.from_matrix(R_cw @ R_world).as_rotvec()
+            pose = pose_from_angles(st["angles"][0], m.frames)
+            j0 = self._mano[s].rest_joints[0]  # rest wrist for these betas (the root rotates about it)
+            transl = R_cw @ wrist_world + t_cw - j0
+            out[s] = {"global_orient": go, "hand_pose": pose, "betas": self.betas.copy(), "transl": transl,
+                      "label": str(st["label"][0]), "R": R_cw @ R_world}
+        return out
+
+    # -- rendering --
+    def render_frame(self, index: int) -> SyntheticFrame:
+        # BLAS only sees small matrices here; its worker threads would just spin and take the
+        # CPU from the renderer's own threads
+        with _BLAS.limit(limits=1, user_api="blas"):
+            return self._render_frame(index)
+
+    def _render_frame(self, index: int) -> SyntheticFrame:
+        cfg = self.config
+        ss = max(1, int(cfg.supersample))
+        W, H = self.width, self.height
+        rng = np.random.default_rng([self.seed, 0xF4A3E, index])
+        params = self.hand_parameters(index)
+        t = index / self.fps
+        R_cw, t_cw = self.drift.at(t)
+        meshes: list[_Mesh] = []
+        hand_out = {}
+        for s in self.sides:
+            p = params[s]
+            m = self._models[s]
+            verts, joints = self._mano[s](p["global_orient"], p["hand_pose"], p["transl"])
+            hand_out[s] = (verts, joints)
+            k = len(hand_out) - 1
+            detail = m.detail.copy()
+            detail[:, 0] = k + 1  # hand number + 1
+            self._skin_detail.set_axes(k, p["R"] @ m.finger_axis, p["R"] @ m.lateral)
+            meshes.append(_Mesh(verts, m.faces, self._hand_attrs(s), s, detail=detail))
+            meshes.extend(self._arm_meshes(s, joints[0], p["R"], R_cw @ self.shoulders[s] + t_cw))
+        Ks = supersampled_intrinsics(self.K, ss)
+        lowpix, rgba, fr, owner = _render_meshes(meshes, Ks, W * ss, H * ss, self.lighting, cfg.ambient_occlusion, ss,
+                                                 self._skin_detail, cfg.threads)
+        # camera pan of the background (small-angle approximation of the drift rotation)
+        rv = Rotation.from_matrix(R_cw).as_rotvec()
+        dx = int(round(np.clip(-self.K[0, 0] * rv[1], -self.margin, self.margin)))
+        dy = int(round(np.clip(self.K[1, 1] * rv[0], -self.margin, self.margin)))
+        img = self.background[self.margin + dy:self.margin + dy + H, self.margin + dx:self.margin + dx + W].copy()
+        flat = img.reshape(-1, 3)
+        under = flat[lowpix]
+        under *= 1.0 - rgba[:, 3:4]
+        under += rgba[:, :3]
+        flat[lowpix] = under
+        img *= self._gain
+        out = linear_to_srgb8(img)
+        if self.blur_sigma > 0.2:
+            out = cv2.GaussianBlur(out, (0, 0), self.blur_sigma)
+        if self.noise_sigma > 0:
+            k, ox, oy = rng.integers(len(self._noise_bank)), rng.integers(16), rng.integers(16)
+            noisy = out.astype(np.int16)
+            noisy += self._noise_bank[k, oy:oy + H, ox:ox + W]
+            out = np.clip(noisy, 0, 255).astype(np.uint8)
+        # ground truth
+        depth_at = _DepthLookup(fr, owner, meshes, W * ss, ss)
+        hands = []
+        for s in self.sides:
+            verts, joints = hand_out[s]
+            p = params[s]
+            kp = _project(joints, self.K)
+            vis = depth_at.visible(kp, joints[:, 2], s, W, H)
+            vp = _project(verts, self.K)
+            bbox = np.array([vp[:, 0].min(), vp[:, 1].min(), vp[:, 0].max(), vp[:, 1].max()])
+            bbox = np.clip(bbox, [0, 0, 0, 0], [W - 1, H - 1, W - 1, H - 1]).astype(np.float64)
+            hands.append(HandGroundTruth(side=s, joints_3d=joints.astype(np.float64), keypoints_2d=kp,
+                                         visibility=vis, global_orient=p["global_orient"], hand_pose=p["hand_pose"],
+                                         betas=p["betas"], transl=p["transl"], bbox=bbox, gesture=p["label"]))
+        return SyntheticFrame(index=index, image=np.ascontiguousarray(out), stamp_ns=self.stamp_ns(index),
+                              K=self.K.copy(), dist=self.dist.copy(), hands=hands)
+
+    def _hand_attrs(self, side: str) -> np.ndarray:
+        m = self._models[side]
+        skin = self.skin
+        palm_tone = skin * np.array([1.12, 1.02, 0.98]) + 0.25 * (np.array([0.75, 0.52, 0.45]) - skin).clip(0, None)
+        knuckle_tone = skin * np.array([0.95, 0.82, 0.8])
+        alb = skin[None, :] * (1 - m.palmar[:, None]) + palm_tone[None, :] * m.palmar[:, None]
+        alb = alb * (1 - 0.5 * m.knuckle[:, None]) + knuckle_tone[None, :] * 0.5 * m.knuckle[:, None]
+        return np.concatenate([alb, np.ones((len(alb), 1)), np.full((len(alb), 1), self.specular)], 1)
+
+    def _arm_meshes(self, side: str, wrist: np.ndarray, R_hand: np.ndarray, shoulder: np.ndarray) -> list[_Mesh]:
+        """Forearm from inside the palm to the elbow, optional sleeve, upper arm to the shoulder."""
+        m = self._models[side]
+        sc = self.hand_scale
+        down = -(R_hand @ m.finger_axis)
+        lateral = R_hand @ m.lateral
+        to_body = np.array([0.0, 0.55, 0.45])
+        d = down + 0.6 * to_body / np.linalg.norm(to_body)
+        d /= np.linalg.norm(d)
+        ang = np.arccos(np.clip(d @ down, -1, 1))
+        if ang > np.deg2rad(25):  # wrist bend limit: rotate back towards the hand axis
+            axis = np.cross(down, d)
+            axis /= np.linalg.norm(axis) + 1e-12
+            d = Rotation.from_rotvec(axis * np.deg2rad(25)).apply(down)
+        length = 0.26 * sc
+        # starts just behind the wrist joint, thinner than the palm's end so the bent wrist does
+        # not poke through the palm
+        s = np.array([0.004, 0.012, 0.024, 0.05, 0.09, 0.14, 0.19, 0.23, 0.26]) * sc
+        ra = np.array([0.021, 0.024, 0.0275, 0.031, 0.034, 0.035, 0.034, 0.033, 0.032]) * sc
+        rb = np.array([0.012, 0.014, 0.018, 0.022, 0.025, 0.027, 0.028, 0.028, 0.028]) * sc
+        skin_attr = np.concatenate([self.skin, [1.0, 0.6 * self.specular]])
+        cloth_attr = np.concatenate([self.cloth, [0.15, 0.02]])
+        elbow = wrist + length * d
+        out = []
+        if self.sleeve:
+            # bare skin only up to just inside the sleeve (hidden parts cost render time)
+            s0 = self.sleeve_start * sc
+            bare = np.append(s[s < s0 + 0.015], s0 + 0.015)
+            v, f = tube(wrist[None, :] + bare[:, None] * d[None, :], np.interp(bare, s, ra), np.interp(bare, s, rb),
+                        lateral, around=18, cap=0.0)
+            out.append(_Mesh(v, f, skin_attr, side))
+            ss = np.linspace(s0, length, 5)
+            v, f = tube(wrist[None, :] + ss[:, None] * d[None, :], np.interp(ss, s, ra) * 1.25 + 0.006,
+                        np.interp(ss, s, rb) * 1.3 + 0.006, lateral, around=18, cap=0.3)
+            out.append(_Mesh(v, f, cloth_attr, side))
+        else:
+            v, f = tube(wrist[None, :] + s[:, None] * d[None, :], ra, rb, lateral, around=18, cap=0.8)
+            out.append(_Mesh(v, f, skin_attr, side))
+        # upper arm: elbow -> shoulder
+        to_sh = shoulder - elbow
+        n_up = np.linalg.norm(to_sh)
+        if n_up > 0.05:
+            # runs on past the shoulder so its end stays behind the torso or out of the image
+            ts = np.linspace(-0.03, 1.3, 7)
+            centers = elbow[None, :] + ts[:, None] * to_sh[None, :]
+            r = np.interp(ts, [0, 0.5, 1.0], [0.036, 0.045, 0.05]) * sc
+            attr = cloth_attr if self.sleeve else skin_attr
+            v, f = tube(centers, r, r * 0.95, lateral, around=18, cap=0.5)
+            out.append(_Mesh(v, f, attr, side))
+        return out
+
+    def _draw_person(self, bg_lin: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """Torso, neck and head behind the hands, rendered once into the background (defocused)."""
+        sc = self.hand_scale
+        sh_y = self.shoulders["right"][1]
+        z = self.body_z + 0.05
+        top = np.array([0.0, sh_y - 0.02, z])
+        ss = np.array([0.0, 0.03, 0.1, 0.3, 0.6])
+        centers = top[None, :] + ss[:, None] * np.array([0.0, 1.0, 0.0])[None, :]
+        ra = np.array([0.13, 0.2, 0.21, 0.19, 0.17]) * sc
+        rb = np.array([0.07, 0.1, 0.11, 0.11, 0.1]) * sc
+        shirt = srgb_to_linear(_cloth_color(rng)) if not self.sleeve else self.cloth
+        meshes = []
+        v, f = tube(centers, ra, rb, np.array([1.0, 0.0, 0.0]), around=28, cap=0.5)
+        meshes.append(_Mesh(v, f, np.concatenate([shirt, [0.15, 0.02]]), "scene"))
+        neck = np.stack([top + np.array([0, 0.02, 0.01]), top - np.array([0, 0.1, -0.01])])
+        v, f = tube(np.linspace(neck[0], neck[1], 4), 0.05 * sc, 0.05 * sc, np.array([1.0, 0, 0]), around=16)
+        meshes.append(_Mesh(v, f, np.concatenate([self.skin, [1.0, 0.1]]), "scene"))
+        head_c = top - np.array([0.0, 0.2, 0.0]) * sc
+        v, f = ellipsoid(head_c, np.array([0.075, 0.11, 0.095]) * sc)
+        meshes.append(_Mesh(v, f, np.concatenate([self.skin, [1.0, self.specular]]), "scene"))
+        hair = srgb_to_linear(np.array(_HAIR[rng.integers(len(_HAIR))]) / 255.0)
+        v, f = ellipsoid(head_c + np.array([0.0, -0.025, 0.02]) * sc, np.array([0.083, 0.1, 0.095]) * sc)
+        meshes.append(_Mesh(v, f, np.concatenate([hair, [0.1, 0.1]]), "scene"))
+        h, w = bg_lin.shape[:2]
+        K = self.K.copy()
+        K[0, 2] += self.margin
+        K[1, 2] += self.margin
+        lowpix, rgba, _, _ = _render_meshes(meshes, K, w, h, self.lighting, 0.0)
+        layer = np.zeros((h * w, 4), np.float32)
+        layer[lowpix] = rgba
+        layer = cv2.GaussianBlur(layer.reshape(h, w, 4), (0, 0), rng.uniform(0.8, 2.5))
+        return layer[..., :3] + (1.0 - layer[..., 3:4]) * bg_lin
+
+
+_HAIR = [(30, 22, 18), (60, 40, 25), (110, 75, 40), (160, 120, 70), (200, 170, 110), (90, 90, 90), (20, 20, 22)]
+
+
+def _cloth_color(rng: np.random.Generator) -> np.ndarray:
+    hsv = np.uint8([[[rng.integers(0, 180), int(255 * rng.uniform(0, 0.7)), int(255 * rng.uniform(0.1, 0.9))]]])
+    return cv2.cvtColor(hsv, cv2.COLOR_HSV2RGB)[0, 0].astype(np.float64) / 255.0
+
+
+def _project(points: np.ndarray, K: np.ndarray) -> np.ndarray:
+    z = points[:, 2:3]
+    xy = points[:, :2] / z
+    return np.stack([K[0, 0] * xy[:, 0] + K[0, 1] * xy[:, 1] + K[0, 2], K[1, 1] * xy[:, 1] + K[1, 2]], 1)
+
+
+class _DepthLookup:
+    """Visible surface (depth and owning mesh) at given low-resolution pixels."""
+
+    def __init__(self, fr: Fragments, owner: np.ndarray, meshes: list[_Mesh], width_hi: int, ss: int) -> None:
+        self.fr, self.owner, self.meshes, self.w, self.ss = fr, owner, meshes, width_hi, ss
+
+    def visible(self, kp: np.ndarray, z: np.ndarray, side: str, W: int, H: int) -> np.ndarray:
+        inside = (kp[:, 0] >= 0) & (kp[:, 0] <= W - 1) & (kp[:, 1] >= 0) & (kp[:, 1] <= H - 1) & (z > 0)
+        vis = np.zeros(len(kp), bool)
+        if not inside.any() or not len(self.fr.pixels):
+            return vis
+        # the high-resolution pixel at the keypoint
+        uh = np.clip(np.round(kp[:, 0] * self.ss + (self.ss - 1) / 2), 0, self.w - 1).astype(np.int64)
+        vh = np.clip(np.round(kp[:, 1] * self.ss + (self.ss - 1) / 2), 0, H * self.ss - 1).astype(np.int64)
+        pix = vh * self.w + uh
+        pos = np.clip(np.searchsorted(self.fr.pixels, pix), 0, len(self.fr.pixels) - 1)
+        hit = self.fr.pixels[pos] == pix
+        own = np.array([self.meshes[o].owner == side for o in self.owner[pos]])
+        depth = self.fr.depths[pos]
+        vis = inside & hit & own & (depth >= z - VISIBILITY_TOLERANCE)
+        return vis
+
+
+def render_sequence(num_frames: int, width: int = 640, height: int = 480, fps: float = 30.0, seed: int = 0,
+                    sides: Sequence[str] = SIDES, config: SceneConfig | None = None,
+                    model_dir: str | os.PathLike | None = None) -> SyntheticSequence:
+    """The frames of a synthetic sequence: a lazily rendered, indexable and iterable
+    :class:`SyntheticSequence` (``list(render_sequence(...))`` renders them all)."""
+    return SyntheticSequence(num_frames, width, height, fps, seed, sides, config, model_dir)
+
+
+def write_sequence(folder: str | os.PathLike, num_frames: int = 90, width: int = 640, height: int = 480,
+                   fps: float = 30.0, seed: int = 0, sides: Sequence[str] = SIDES, video: bool = False,
+                   config: SceneConfig | None = None, model_dir: str | os.PathLike | None = None) -> Path:
+    """Render a sequence into ``folder``: ``frame_000000.png`` ..., ``ground_truth.json`` (layout in
+    :data:`GROUND_TRUTH_FORMAT`) and, with ``video``, ``sequence.mp4`` (mp4v). Returns the JSON path."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    seq = SyntheticSequence(num_frames, width, height, fps, seed, sides, config, model_dir)
+    writer = None
+    video_name = None
+    if video:
+        video_name = "sequence.mp4"
+        writer = cv2.VideoWriter(str(folder / video_name), cv2.VideoWriter_fourcc(*"mp4v"), float(fps), (width, height))
+        if not writer.isOpened():
+            writer, video_name = None, None
+    frames = []
+    try:
+        for frame in seq:
+            name = f"frame_{frame.index:06d}.png"
+            bgr = cv2.cvtColor(frame.image, cv2.COLOR_RGB2BGR)
+            if not cv2.imwrite(str(folder / name), bgr):
+                raise OSError(f"could not write {folder / name}")
+            if writer is not None:
+                writer.write(bgr)
+            frames.append({"index": frame.index, "file": name, "stamp_ns": frame.stamp_ns,
+                           "hands": [h.to_json() for h in frame.hands]})
+    finally:
+        if writer is not None:
+            writer.release()
+    gt = {
+        "format": "hand_perception.synthetic/1",
+        "width": width, "height": height, "fps": float(fps), "seed": int(seed), "sides": list(seq.sides),
+        "model": seq.model_name,
+        "camera": {"K": seq.K.tolist(), "dist": seq.dist.tolist(), "frame": "optical (x right, y down, z forward)"},
+        "joint_names": list(JOINT_NAMES),
+        "video": video_name,
+        "frames": frames,
+    }
+    path = folder / "ground_truth.json"
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(gt))
+    os.replace(tmp, path)
+    return path
+
+
+def read_ground_truth(path: str | os.PathLike) -> dict:
+    """Load ``ground_truth.json`` (a file or the folder holding it) with arrays as numpy:
+    ``camera.K`` (3, 3), ``camera.dist`` (5,), and per hand ``joints_3d``, ``keypoints_2d``,
+    ``visibility``, ``bbox`` and the ``mano`` entries."""
+    path = Path(path)
+    if path.is_dir():
+        path = path / "ground_truth.json"
+    gt = json.loads(path.read_text())
+    gt["camera"]["K"] = np.asarray(gt["camera"]["K"], dtype=np.float64)
+    gt["camera"]["dist"] = np.asarray(gt["camera"]["dist"], dtype=np.float64)
+    for frame in gt["frames"]:
+        for hand in frame["hands"]:
+            for k in ("joints_3d", "keypoints_2d", "bbox"):
+                hand[k] = np.asarray(hand[k], dtype=np.float64)
+            hand["visibility"] = np.asarray(hand["visibility"], dtype=bool)
+            hand["mano"] = {k: np.asarray(v, dtype=np.float64) for k, v in hand["mano"].items()}
+    return gt
