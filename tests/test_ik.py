@@ -94,3 +94,17 @@ def test_bad_input_errors():
         fitter.fit(np.zeros((21, 3)), np.ones(20))
     with pytest.raises(ValueError, match="side must be"):
         ManoFitter("up")
+
+
+def test_warm_start_from_a_nearby_solution_converges_in_few_iterations():
+    layer, fitter, params, joints = _hands("right", 8, seed=9)
+    first = fitter.fit(joints)
+    # the hand moves a little: start from the previous solution
+    moved = layer(**{**params, "transl": params["transl"] + 0.01,
+                     "hand_pose": params["hand_pose"] * 1.05}).joints.numpy()
+    init = {k: getattr(first, k) for k in ("global_orient", "hand_pose", "betas", "transl")}
+    warm = fitter.fit(moved, init=init, iterations=3)
+    refit = layer(**warm.as_torch(torch.float64)).joints.numpy()
+    assert np.linalg.norm(refit - moved, axis=-1).max() < 1e-3
+    with pytest.raises(ValueError, match="init contains NaN"):
+        fitter.fit(moved, init={**init, "hand_pose": np.full((8, 45), np.nan)})

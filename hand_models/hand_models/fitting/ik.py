@@ -345,19 +345,32 @@ class ManoFitter:
         return R, transl
 
     # --- public API -----------------------------------------------------------------------------
-    def fit(self, joints, confidence=None, iterations: int | None = None) -> IKResult:
+    def fit(self, joints, confidence=None, iterations: int | None = None,
+            init: dict[str, np.ndarray] | None = None) -> IKResult:
         """Fit MANO to joints (B, 21, 3) or (21, 3), metres, our order (numpy or torch).
 
         confidence (B, 21) or (21,) in [0, 1]; 0 marks a missing joint (its value may be NaN).
         Needs at least 3 confident palm joints (wrist, thumb CMC, MCPs) and 6 joints in all per
-        hand. Returns numpy float64 arrays (see :class:`IKResult`).
+        hand. ``init``: a previous solution (global_orient (B, 3), hand_pose (B, 45), betas
+        (B, 10), transl (B, 3)) to start from instead of the analytic initialisation, e.g. the
+        same hand's fit in the previous frame (then 2-3 iterations suffice).
+        Returns numpy float64 arrays (see :class:`IKResult`).
         """
         target, weight = _check_joints(joints, confidence)
         target = np.where(weight[..., None] > 0, target, 0.0)
         cfg = self.config
         B = target.shape[0]
-        R, transl = self._initialise(target, weight)
-        betas = np.zeros((B, 10))
+        if init is None:
+            R, transl = self._initialise(target, weight)
+            betas = np.zeros((B, 10))
+        else:
+            pose = np.concatenate([np.asarray(init["global_orient"], float).reshape(B, 3),
+                                   np.asarray(init["hand_pose"], float).reshape(B, 45)], 1)
+            if not np.isfinite(pose).all():
+                raise ValueError("init contains NaN or inf")
+            R = _exp(pose.reshape(B, 16, 3))
+            betas = np.asarray(init["betas"], float).reshape(B, 10).copy()
+            transl = np.asarray(init["transl"], float).reshape(B, 3).copy()
         lam = np.full(B, cfg.initial_damping)
         free = np.ones(61, dtype=bool)
         free[48:58] = cfg.fit_shape

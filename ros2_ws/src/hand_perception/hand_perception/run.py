@@ -204,6 +204,8 @@ class AccuracyTracker:
             err2d = np.linalg.norm(h.keypoints_2d[vis] - g["keypoints_2d"][vis], axis=1)
             self.pck_hits += int((err2d < 0.2 * size).sum())
             self.pck_total += int(vis.sum())
+            if not np.isfinite(h.joints).all():  # 2D-only result (e.g. MediaPipe alone)
+                continue
             self.errors_3d.append(float(np.linalg.norm(h.joints - g["joints_3d"], axis=1).mean()))
             rel_p, rel_g = h.joints - h.joints[:1], g["joints_3d"] - g["joints_3d"][:1]
             self.errors_root_rel.append(float(np.linalg.norm(rel_p - rel_g, axis=1).mean()))

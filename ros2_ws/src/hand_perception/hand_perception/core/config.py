@@ -39,7 +39,9 @@ class EstimatorConfig:
     landmark thresholds; small_hand_pass: tiled second detector pass for small hands;
     redetect_interval: detector cadence while fewer than max_hands are tracked; num_threads:
     TFLite threads per model; mano_dir: MANO folder (None: $HAND_PERCEPTION_MANO_DIR or the
-    procedural model); fit_mano: run the inverse kinematics; ik_iterations: LM steps;
+    procedural model); fit_mano: run the inverse kinematics; ik_iterations: LM steps from the
+    analytic start; ik_warm_iterations: LM steps when a tracked hand starts from its previous
+    frame's fit (0 = always start afresh);
     min_keypoint_confidence: keypoints below it are treated as missing in placement and IK;
     backend: where the MediaPipe networks run: 'tflite' (LiteRT, default), 'torch',
     'onnxruntime', 'tensorrt' (our torch port, ``hand_models.inference``); device: 'cpu' or
@@ -55,6 +57,7 @@ class EstimatorConfig:
     mano_dir: str | None = None
     fit_mano: bool = True
     ik_iterations: int = 6
+    ik_warm_iterations: int = 3
     min_keypoint_confidence: float = 0.2
     backend: str = "tflite"
     device: str = "cpu"

@@ -87,6 +87,8 @@ class HandEstimator:
         self.temporal: TemporalModel | None = make_temporal_model(temporal)
         self._last_stamp: int | None = None
         self._intrinsics_warned = False
+        #: last MANO fit per (side, track id): warm start of the next frame's fit
+        self._last_fit: dict[tuple[str, int], dict[str, np.ndarray]] = {}
 
     # ------------------------------------------------------------------------------------------
     def reset(self) -> None:
@@ -95,6 +97,7 @@ class HandEstimator:
         if self.temporal is not None:
             self.temporal.reset()
         self._last_stamp = None
+        self._last_fit = {}
 
     def model_info(self) -> dict[str, str]:
         fitter = next(iter(self.fitters.values()), None)
@@ -191,6 +194,8 @@ class HandEstimator:
         stages["placement"] = time.perf_counter() - t
 
         t = time.perf_counter()
+        if still:
+            self._last_fit = {}
         hands = self._fit_and_build(lifted, warnings)
         stages["mano_fit"] = time.perf_counter() - t
 
@@ -215,13 +220,23 @@ class HandEstimator:
                 continue
             joints = np.stack([lifted[i][1][0].joints for i in idx])
             conf = np.stack([lifted[i][1][1] for i in idx])
+            keys = [(side, int(lifted[i][0].track_id)) for i in idx]
+            warm = all(k in self._last_fit for k in keys) and self.config.ik_warm_iterations > 0
+            init = ({name: np.stack([self._last_fit[k][name] for k in keys]) for name in
+                     ("global_orient", "hand_pose", "betas", "transl")} if warm else None)
             try:
-                result = fitter.fit(joints, conf)
+                result = fitter.fit(joints, conf, init=init,
+                                    iterations=self.config.ik_warm_iterations if warm else None)
             except ValueError as exc:
                 warnings.append(f"MANO fit of {side} hands failed ({exc}); published without MANO")
                 continue
+            for k, key in enumerate(keys):
+                self._last_fit[key] = {name: getattr(result, name)[k] for name in
+                                       ("global_orient", "hand_pose", "betas", "transl")}
             for k, i in enumerate(idx):
                 fits[i] = (result, k, fitter.model_name)
+        seen = {(kp.side, int(kp.track_id)) for kp, _ in lifted}
+        self._last_fit = {k: v for k, v in self._last_fit.items() if k in seen}
         hands = []
         for i, (kp, (placed, conf)) in enumerate(lifted):
             mano, joints, model = None, placed.joints, ""
