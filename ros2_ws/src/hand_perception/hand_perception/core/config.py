@@ -56,7 +56,7 @@ class EstimatorConfig:
     num_threads: int = 2
     mano_dir: str | None = None
     fit_mano: bool = True
-    ik_iterations: int = 6
+    ik_iterations: int = 4
     ik_warm_iterations: int = 3
     min_keypoint_confidence: float = 0.2
     backend: str = "tflite"
