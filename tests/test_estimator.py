@@ -177,3 +177,16 @@ def test_temporal_model_selection():
         pipeline_config_from_dict({"temporal": {"model": "unihand"}})
     with pytest.raises(ValueError, match="temporal.model must be"):
         pipeline_config_from_dict({"temporal": {"model": "kalman"}})
+
+
+def test_forecaster_selection():
+    from hand_perception.core.forecasting import ConstantVelocityForecaster
+    from hand_perception.core.pipeline import make_forecaster
+
+    cfg = pipeline_config_from_dict({"forecast": {"horizon_s": 0.5, "time_step_s": 0.05}})
+    fc = make_forecaster(cfg.forecast)
+    assert isinstance(fc, ConstantVelocityForecaster) and fc.config.horizon_s == 0.5
+    with pytest.raises(ValueError, match="needs forecast.checkpoint"):
+        pipeline_config_from_dict({"forecast": {"model": "ghtt"}})
+    with pytest.raises(ValueError, match="forecast.model must be one of"):
+        pipeline_config_from_dict({"forecast": {"model": "lstm"}})

@@ -1,8 +1,8 @@
 """Registry entries for G-HTT's per-clip pose graphs (``hand_models.networks.ghtt``).
 
 ``ghtt_pose_encoder``: (x (batch, clip_len, FEATURE_DIM), flags (batch, clip_len, NUM_FLAGS)) -> mu, logvar,
-gamma, refined; ``ghtt_pose_decoder``: (m (batch, d_model), gamma (batch, clip_len, d_model), use_skip (batch,))
--> future. The graphs are the ones ``hand_models.networks.ghtt.export`` exports; here they get an
+gamma, refined; ``ghtt_pose_decoder``: (m (batch, d_model), gamma (batch, clip_len, d_model), use_skip (batch,),
+anchor (batch, FEATURE_DIM): the normalised last observed frame) -> future. The graphs are the ones ``hand_models.networks.ghtt.export`` exports; here they get an
 ``ExportSpec`` so the common export (manifests, TensorRT), backends and benchmark apply to them.
 
 Config: ``checkpoint`` (a state dict of ``GHTT``, or a dict holding one under ``model`` / ``state_dict``,
@@ -86,11 +86,13 @@ def pose_decoder_spec(config: dict) -> ExportSpec:
         b = dims["batch"]
         return {"m": rng.standard_normal((b, d)).astype(np.float32),
                 "gamma": rng.standard_normal((b, t, d)).astype(np.float32),
-                "use_skip": (np.arange(b) % 2 == 0).astype(np.float32)}
+                "use_skip": (np.arange(b) % 2 == 0).astype(np.float32),
+                "anchor": rng.standard_normal((b, FEATURE_DIM)).astype(np.float32)}
 
     return ExportSpec(
         name="ghtt_pose_decoder", version=version, module=_PDecoder(model).eval(),
-        inputs=[TensorSpec("m", ("batch", d)), TensorSpec("gamma", ("batch", t, d)), TensorSpec("use_skip", ("batch",))],
+        inputs=[TensorSpec("m", ("batch", d)), TensorSpec("gamma", ("batch", t, d)), TensorSpec("use_skip", ("batch",)),
+                TensorSpec("anchor", ("batch", FEATURE_DIM))],
         outputs=[TensorSpec("future", ("batch", t, FEATURE_DIM))],
         dims={"batch": DynamicDim(1, 1, 32)}, config=dict(config), example_inputs=example, tolerance=TOL,
         tolerance_note="fp32 transformer both sides; summation order only",

@@ -78,10 +78,15 @@ class TemporalSection(TemporalConfig):
 
 @dataclass
 class ForecastSection(ForecastConfig):
-    """ForecastConfig plus the choice of model ('constant_velocity' = no weights) and rate."""
+    """ForecastConfig plus the choice of model and rate: 'constant_velocity' (no weights,
+    default) or a learned model 'ghtt' / 'ghtt_pa' / 'ghtt_pb' (G-HTT prediction paths) /
+    'diffusion', which needs ``checkpoint`` (trained by hand_training) and draws ``num_samples``
+    futures. horizon_s, time_step_s and max_staleness_s apply to every model."""
 
     model: str = "constant_velocity"
     rate_hz: float = 10.0
+    checkpoint: str | None = None
+    num_samples: int = 20
 
 
 @dataclass
@@ -130,8 +135,11 @@ def pipeline_config_from_dict(data: dict[str, Any] | None) -> PipelineConfig:
         raise ValueError(f"temporal.model must be 'one_euro', 'unihand' or 'none', got {cfg.temporal.model!r}")
     if cfg.temporal.model == "unihand" and not cfg.temporal.checkpoint:
         raise ValueError("temporal.model 'unihand' needs temporal.checkpoint (a model trained by hand_training)")
-    if cfg.forecast.model != "constant_velocity":
-        raise ValueError(f"forecast.model must be 'constant_velocity', got {cfg.forecast.model!r}")
+    forecasters = ("constant_velocity", "ghtt", "ghtt_pa", "ghtt_pb", "diffusion")
+    if cfg.forecast.model not in forecasters:
+        raise ValueError(f"forecast.model must be one of {forecasters}, got {cfg.forecast.model!r}")
+    if cfg.forecast.model != "constant_velocity" and not cfg.forecast.checkpoint:
+        raise ValueError(f"forecast.model {cfg.forecast.model!r} needs forecast.checkpoint (trained by hand_training)")
     return cfg
 
 

@@ -6,9 +6,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from hand_perception.core.config import PipelineConfig
+import dataclasses
+
+from hand_perception.core.config import ForecastSection, PipelineConfig
 from hand_perception.core.estimator import HandEstimator
-from hand_perception.core.forecasting import ConstantVelocityForecaster, MotionForecaster
+from hand_perception.core.forecasting import ConstantVelocityForecaster, ForecastConfig, MotionForecaster
 from hand_perception.core.types import ActionEstimate, BimanualForecast, CameraIntrinsics, FrameResult
 
 
@@ -21,13 +23,27 @@ class PipelineOutput:
     actions: list[ActionEstimate] = field(default_factory=list)
 
 
+def make_forecaster(section: ForecastSection) -> MotionForecaster:
+    """The forecaster the config asks for (the pipeline paces it with ``rate_hz``)."""
+    if section.model == "constant_velocity":
+        fields = {f.name for f in dataclasses.fields(ForecastConfig)}
+        return ConstantVelocityForecaster(ForecastConfig(**{k: getattr(section, k) for k in fields}))
+    from hand_perception.core.learned_forecasting import make_learned_forecaster
+
+    if not section.checkpoint:
+        raise ValueError(f"forecast.model {section.model!r} needs forecast.checkpoint")
+    return make_learned_forecaster(section.model, section.checkpoint, num_samples=section.num_samples,
+                                   horizon_s=section.horizon_s, time_step_s=section.time_step_s,
+                                   max_staleness_s=section.max_staleness_s)
+
+
 class HandPerceptionPipeline:
     """Runs the estimator on every frame and the forecaster at ``forecast.rate_hz`` (stream time)."""
 
     def __init__(self, config: PipelineConfig | None = None, tracker=None) -> None:
         self.config = config or PipelineConfig()
         self.estimator = HandEstimator(self.config.estimator, self.config.temporal, tracker=tracker)
-        self.forecaster: MotionForecaster = ConstantVelocityForecaster(self.config.forecast)
+        self.forecaster: MotionForecaster = make_forecaster(self.config.forecast)
         self._last_forecast_ns: int | None = None
 
     def reset(self) -> None:
