@@ -97,6 +97,27 @@ class MotionForecaster(abc.ABC):
     def reset(self) -> None:
         """Forget all state."""
 
+    # -- shared stamp handling for implementations (they keep ``_last_stamp_ns`` and
+    #    ``last_warnings``) ---------------------------------------------------------------------
+    def _warn(self, msg: str) -> None:
+        logger.warning(msg)
+        self.last_warnings.append(msg)
+
+    def _accept_stamp(self, stamp_ns, who: str) -> int | None:
+        """The stamp as int, or None (frame ignored) when it is not an integer; a stamp that
+        repeats or goes backwards resets the history with a warning."""
+        try:
+            stamp_ns = int(stamp_ns)
+        except (TypeError, ValueError, OverflowError):
+            self._warn(f"{who}: stamp {stamp_ns!r} is not an integer; frame ignored")
+            return None
+        if self._last_stamp_ns is not None and stamp_ns <= self._last_stamp_ns:
+            what = "repeats" if stamp_ns == self._last_stamp_ns else "goes backwards"
+            self._warn(f"{who}: stamp {stamp_ns} {what} (previous {self._last_stamp_ns}); history reset")
+            self.reset()
+        self._last_stamp_ns = stamp_ns
+        return stamp_ns
+
 
 @dataclass
 class ForecastConfig:
@@ -237,23 +258,12 @@ class ConstantVelocityForecaster(MotionForecaster):
             h.clear()
         self._last_stamp_ns = None
 
-    def _warn(self, msg: str) -> None:
-        logger.warning(msg)
-        self.last_warnings.append(msg)
-
     # -- observation -------------------------------------------------------------------------------
     def observe(self, stamp_ns: int, frame_id: str, hands: list[HandState]) -> None:
         self.last_warnings = []
-        try:
-            stamp_ns = int(stamp_ns)
-        except (TypeError, ValueError, OverflowError):
-            self._warn(f"forecaster: stamp {stamp_ns!r} is not an integer; frame ignored")
+        stamp_ns = self._accept_stamp(stamp_ns, "forecaster")
+        if stamp_ns is None:
             return
-        if self._last_stamp_ns is not None and stamp_ns <= self._last_stamp_ns:
-            what = "repeats" if stamp_ns == self._last_stamp_ns else "goes backwards"
-            self._warn(f"forecaster: stamp {stamp_ns} {what} (previous {self._last_stamp_ns}); history reset")
-            self.reset()
-        self._last_stamp_ns = stamp_ns
         self._frame_id = str(frame_id)
 
         by_side: dict[str, list[HandState]] = {s: [] for s in SIDES}

@@ -129,21 +129,11 @@ class LearnedMotionForecaster(MotionForecaster):
         self._cache = None
         self._last_compute_ns = None
 
-    def _warn(self, msg: str) -> None:
-        logger.warning(msg)
-        self.last_warnings.append(msg)
-
     def observe(self, stamp_ns: int, frame_id: str, hands: list[HandState]) -> None:
         self.last_warnings = []
-        try:
-            stamp_ns = int(stamp_ns)
-        except (TypeError, ValueError, OverflowError):
-            self._warn(f"learned forecaster: stamp {stamp_ns!r} is not an integer; frame ignored")
+        stamp_ns = self._accept_stamp(stamp_ns, "learned forecaster")
+        if stamp_ns is None:
             return
-        if self._last_stamp_ns is not None and stamp_ns <= self._last_stamp_ns:
-            self._warn(f"learned forecaster: stamp {stamp_ns} is not after {self._last_stamp_ns}; history reset")
-            self.reset()
-        self._last_stamp_ns = stamp_ns
         self._frame_id = str(frame_id)
         by_side: dict[str, list[HandState]] = {s: [] for s in SIDES}
         for hand in hands or []:
