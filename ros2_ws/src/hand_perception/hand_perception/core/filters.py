@@ -38,7 +38,6 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from scipy.spatial.transform import Rotation
 
 __all__ = [
     "smoothing_factor",
@@ -48,6 +47,39 @@ __all__ = [
     "RotationOneEuroFilter",
     "AxisAngleOneEuroFilter",
 ]
+
+
+def _quat_multiply(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Hamilton product of (N, 4) xyzw quaternions (rotation b, then a)."""
+    ax, ay, az, aw = a[:, 0], a[:, 1], a[:, 2], a[:, 3]
+    bx, by, bz, bw = b[:, 0], b[:, 1], b[:, 2], b[:, 3]
+    return np.stack([aw * bx + ax * bw + ay * bz - az * by,
+                     aw * by - ax * bz + ay * bw + az * bx,
+                     aw * bz + ax * by - ay * bx + az * bw,
+                     aw * bw - ax * bx - ay * by - az * bz], -1)
+
+
+def _quat_conjugate(q: np.ndarray) -> np.ndarray:
+    return q * np.array([-1.0, -1.0, -1.0, 1.0])
+
+
+def _quat_to_rotvec(q: np.ndarray) -> np.ndarray:
+    """(N, 4) unit xyzw -> (N, 3) axis-angle with angle in [0, pi] (series near 0)."""
+    q = np.where(q[:, 3:4] < 0, -q, q)
+    v = q[:, :3]
+    s = np.linalg.norm(v, axis=-1)
+    angle = 2.0 * np.arctan2(s, q[:, 3])
+    small = s < 1e-8
+    factor = np.where(small, 2.0 / np.maximum(q[:, 3], 1e-12), angle / np.where(small, 1.0, s))
+    return v * factor[:, None]
+
+
+def _rotvec_to_quat(r: np.ndarray) -> np.ndarray:
+    """(N, 3) axis-angle -> (N, 4) unit xyzw (series near 0)."""
+    theta = np.linalg.norm(r, axis=-1)
+    small = theta < 1e-8
+    k = np.where(small, 0.5 - theta**2 / 48.0, np.sin(theta / 2.0) / np.where(small, 1.0, theta))
+    return np.concatenate([r * k[:, None], np.cos(theta / 2.0)[:, None]], -1)
 
 
 def smoothing_factor(dt: float, cutoff: np.ndarray | float) -> np.ndarray | float:
@@ -194,8 +226,8 @@ class RotationOneEuroFilter:
 
     def reset(self) -> None:
         self._q_hat: np.ndarray | None = None  # (N, 4), sign-continuous output
-        self._r_hat: Rotation | None = None
-        self._r_raw: Rotation | None = None
+        self._r_hat: np.ndarray | None = None  # (N, 4) filtered rotation (xyzw)
+        self._r_raw: np.ndarray | None = None  # (N, 4) last measurement (xyzw)
         self._omega_hat: np.ndarray | None = None  # (N, 3)
         self._shape: tuple[int, ...] | None = None
         self._t: float | None = None
@@ -235,22 +267,23 @@ class RotationOneEuroFilter:
         if self._t is None or shape != self._shape or not t > self._t:
             return self._start(flat, shape, t)
         dt = t - self._t
-        r_raw = Rotation.from_quat(flat)
-        omega = (r_raw * self._r_raw.inv()).as_rotvec() / dt
+        r_raw = flat
+        omega = _quat_to_rotvec(_quat_multiply(r_raw, _quat_conjugate(self._r_raw))) / dt
         self._omega_hat = self._omega_hat + smoothing_factor(dt, self.d_cutoff) * (omega - self._omega_hat)
         speed = np.linalg.norm(self._omega_hat, axis=-1)
         alpha = smoothing_factor(dt, self.min_cutoff + self.beta * speed)
-        err = (r_raw * self._r_hat.inv()).as_rotvec()
-        self._r_hat = Rotation.from_rotvec(alpha[:, None] * err) * self._r_hat
+        err = _quat_to_rotvec(_quat_multiply(r_raw, _quat_conjugate(self._r_hat)))
+        r_hat = _quat_multiply(_rotvec_to_quat(alpha[:, None] * err), self._r_hat)
+        self._r_hat = r_hat / np.linalg.norm(r_hat, axis=-1, keepdims=True)
         self._r_raw = r_raw
-        self._q_hat = continuous_quaternions(self._r_hat.as_quat(), self._q_hat)
+        self._q_hat = continuous_quaternions(self._r_hat, self._q_hat)
         self._t = t
         return self._q_hat.reshape(shape + (4,)).copy()
 
     def _start(self, flat: np.ndarray, shape: tuple[int, ...], t: float) -> np.ndarray:
         self._q_hat = flat.copy()
-        self._r_hat = Rotation.from_quat(flat)
-        self._r_raw = Rotation.from_quat(flat)
+        self._r_hat = flat.copy()
+        self._r_raw = flat.copy()
         self._omega_hat = np.zeros((flat.shape[0], 3))
         self._shape = shape
         self._t = t
@@ -303,7 +336,6 @@ class AxisAngleOneEuroFilter:
         if not np.all(np.isfinite(rv)):
             raise ValueError("axis-angle input contains NaN or inf")
         flat = rv.reshape(-1, 3)
-        q = Rotation.from_rotvec(flat).as_quat()
-        q_out = self._rot.filter(q, t).reshape(-1, 4)
-        out = Rotation.from_quat(q_out).as_rotvec()
+        q_out = self._rot.filter(_rotvec_to_quat(flat), t).reshape(-1, 4)
+        out = _quat_to_rotvec(q_out)
         return _nearest_rotvec(out, flat).reshape(rv.shape)
