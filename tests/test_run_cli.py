@@ -50,3 +50,34 @@ def test_cli_usage_and_errors(tmp_path, capsys):
     empty.mkdir()
     assert cli_main(["run", "--images", str(empty), "--out", str(tmp_path / "o"), "--quiet"]) == 2
     assert "no images" in capsys.readouterr().err
+
+
+def test_run_on_a_video_tracks_hands_and_scores_nothing_without_gt(tmp_path):
+    import cv2
+
+    from hand_models.render import render_sequence
+
+    path = tmp_path / "clip.mp4"
+    frames = render_sequence(12, seed=3)
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), 30.0, (640, 480))
+    for f in frames:
+        writer.write(np.ascontiguousarray(f.image[..., ::-1]))
+    writer.release()
+    K = frames[0].K
+    summary = run([str(path), "--out", str(tmp_path / "out"), "--quiet",
+                   "--camera-k", f"{K[0, 0]},{K[1, 1]},{K[0, 2]},{K[1, 2]}"])
+    lines = [json.loads(line) for line in (tmp_path / "out" / "hands.jsonl").read_text().splitlines()]
+    assert summary["frames"] == 12 and len(lines) == 12 and "accuracy" not in summary
+    assert [line["source"] for line in lines] == list(range(12))
+    stamps = [line["stamp_ns"] for line in lines]
+    assert stamps == sorted(stamps) and len(set(stamps)) == 12
+    assert not any(line.get("intrinsics_default") for line in lines)
+    # the two rendered hands are found and keep their track ids once tracked
+    later = [line["hands"] for line in lines[4:]]
+    assert all(len(h) >= 1 for h in later)
+    ids = {h["side"]: h["track_id"] for h in later[0]}
+    for hands in later[1:]:
+        for h in hands:
+            if h["side"] in ids:
+                assert h["track_id"] == ids[h["side"]]
+    assert (tmp_path / "out" / "annotated.mp4").stat().st_size > 0
