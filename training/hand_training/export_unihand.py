@@ -28,24 +28,7 @@ import torch
 from torch import nn
 
 from hand_models.networks.unihand import UniHand
-
-
-class DenoiserGraph(nn.Module):
-    def __init__(self, model: UniHand):
-        super().__init__()
-        self.model = model
-
-    def forward(self, z_t, t, conds, cmask, hand=None, hmask=None):
-        return self.model.denoiser(z_t, t, conds, cmask, hand, hmask)
-
-
-class DecoderGraph(nn.Module):
-    def __init__(self, model: UniHand):
-        super().__init__()
-        self.model = model
-
-    def forward(self, z, x1, x1_known):
-        return self.model.decode_latent(z, x1, x1_known)
+from hand_models.networks.unihand.export import DecoderGraph, DenoiserGraph
 
 
 def example_inputs(model: UniHand, batch: int = 2, seed: int = 0) -> dict[str, dict[str, torch.Tensor]]:

@@ -122,8 +122,10 @@ register_model("mediapipe_landmark", "hand_models.inference.mediapipe_port.model
 # their `export` module (one ExportSpec per exported graph: register extra names such as
 # "ghtt_pose_encoder" the same way for multi-graph models); they show up in `list_models()` and in
 # `hand-perception export` / `bench` as soon as that function exists.
-register_model("unihand", "hand_models.networks.unihand.export:export_spec",
-               "UniHand temporal model (joint VAE + latent diffusion)")
+register_model("unihand_denoiser", "hand_models.networks.unihand.export:denoiser_spec",
+               "UniHand latent denoiser (one DDIM evaluation; keypoint conditions)")
+register_model("unihand_decoder", "hand_models.networks.unihand.export:decoder_spec",
+               "UniHand joint-VAE decoder (latent -> MANO sequence)")
 register_model("ghtt", "hand_models.networks.ghtt.export:export_spec",
                "G-HTT bimanual forecaster and action model")
 register_model("ghtt_pose_encoder", "hand_models.inference.adapters.ghtt:pose_encoder_spec",
