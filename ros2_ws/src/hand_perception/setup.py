@@ -17,6 +17,15 @@ def _rel(paths: list[str]) -> list[str]:
     return [os.path.relpath(p, HERE) for p in paths]
 
 
+# launch/ is a symlink to the repository's top-level launch/ folder (../../../launch). When the
+# package is copied without it (ros2_ws alone), the link dangles and glob() would silently install
+# no launch files: fail loudly instead.
+_LAUNCH = os.path.join(HERE, "launch")
+if os.path.lexists(_LAUNCH) and not os.path.isfile(os.path.join(_LAUNCH, "full.launch.py")):
+    raise SystemExit(f"{_LAUNCH} does not lead to the launch files (dangling symlink to ../../../launch?): "
+                     "keep ros2_ws/ next to the repository's launch/ folder")
+
+
 setup(
     name=PACKAGE,
     version="0.1.0",

@@ -539,6 +539,14 @@ class HandPerceptionNode(LifecycleNode):
 
     def close(self) -> None:
         """Stop the worker and release everything (used on process exit)."""
+        # the worker first: after an external shutdown the context is gone and destroying ROS
+        # entities may raise, which must not leave the worker running into interpreter exit
+        worker = self.worker
+        if worker is not None:
+            try:
+                worker.stop(timeout=5.0)
+            except Exception:  # noqa: BLE001 - exiting anyway
+                pass
         try:
             self._release()
         except Exception:  # noqa: BLE001 - exiting anyway
