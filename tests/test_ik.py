@@ -108,3 +108,19 @@ def test_warm_start_from_a_nearby_solution_converges_in_few_iterations():
     assert np.linalg.norm(refit - moved, axis=-1).max() < 1e-3
     with pytest.raises(ValueError, match="init contains NaN"):
         fitter.fit(moved, init={**init, "hand_pose": np.full((8, 45), np.nan)})
+
+
+def test_reprojection_term_pulls_the_fit_onto_the_rays():
+    layer, fitter, _, joints = _hands("left", 6, seed=12)
+    rays = joints[..., :2] / joints[..., 2:3]  # exact image rays of the true joints
+    noisy = joints + np.random.default_rng(13).normal(scale=0.008, size=joints.shape)
+
+    def ray_error(result):
+        j = result.joints
+        return np.abs(j[..., :2] / j[..., 2:3] - rays).mean()
+
+    plain = fitter.fit(noisy)
+    with_rays = fitter.fit(noisy, rays=rays, ray_sigma=np.full(6, 2.0 / 600.0))
+    assert ray_error(with_rays) < 0.5 * ray_error(plain)
+    with pytest.raises(ValueError, match="ray_sigma"):
+        fitter.fit(noisy, rays=rays, ray_sigma=np.zeros(6))

@@ -313,16 +313,36 @@ class ManoFitter:
         hess[:, self._block_rows, self._block_cols] += block
         return cost, hess, grad
 
-    def _evaluate(self, R, betas, transl, target, weight):
-        """Cost (B,), normal equations J^T J (B, 61, 61) and J^T r (B, 61), and model joints."""
+    def _evaluate(self, R, betas, transl, target, weight, rays=None):
+        """Cost (B,), normal equations J^T J (B, 61, 61) and J^T r (B, 61), and model joints.
+
+        rays: optional (xy (B, 21, 2) normalized image coordinates, weight (B, 21) already divided
+        by the per-hand sigma in normalized units): adds the reprojection residual x/z - xy.
+        """
+        B = R.shape[0]
         joints21, G, P = self._forward(R, betas, transl)
         w = weight[..., None] / self.config.joint_sigma  # (B, 21, 1)
-        res = (w * (joints21 - target)).reshape(R.shape[0], 63)
-        jac = self._jacobian(joints21, G, P) * np.repeat(w[..., 0], 3, axis=1)[..., None]
+        res = (w * (joints21 - target)).reshape(B, 63)
+        raw = self._jacobian(joints21, G, P)  # (B, 63, 61)
+        jac = raw * np.repeat(w[..., 0], 3, axis=1)[..., None]
         cost_p, hess_p, grad_p = self._prior_terms(R, betas)
         hess = jac.transpose(0, 2, 1) @ jac + hess_p
         grad = np.einsum("bki,bk->bi", jac, res) + grad_p
-        return (res**2).sum(1) + cost_p, hess, grad, joints21
+        cost = (res**2).sum(1) + cost_p
+        if rays is not None:
+            xy, w2 = rays
+            z = np.maximum(joints21[..., 2], 1e-3)
+            proj = joints21[..., :2] / z[..., None]
+            res2 = (w2[..., None] * (proj - xy)).reshape(B, 42)
+            dproj = np.zeros((B, 21, 2, 3))  # d(x/z, y/z) / d(x, y, z)
+            dproj[..., 0, 0] = dproj[..., 1, 1] = 1.0 / z
+            dproj[..., :, 2] = -proj / z[..., None]
+            jac2 = np.einsum("bjpc,bjcq->bjpq", dproj * w2[..., None, None], raw.reshape(B, 21, 3, 61))
+            jac2 = jac2.reshape(B, 42, 61)
+            hess = hess + jac2.transpose(0, 2, 1) @ jac2
+            grad = grad + np.einsum("bki,bk->bi", jac2, res2)
+            cost = cost + (res2**2).sum(1)
+        return cost, hess, grad, joints21
 
     # --- initialisation ---------------------------------------------------------------------
     def _initialise(self, target: np.ndarray, weight: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -352,7 +372,7 @@ class ManoFitter:
 
     # --- public API -----------------------------------------------------------------------------
     def fit(self, joints, confidence=None, iterations: int | None = None,
-            init: dict[str, np.ndarray] | None = None) -> IKResult:
+            init: dict[str, np.ndarray] | None = None, rays=None, ray_sigma=None) -> IKResult:
         """Fit MANO to joints (B, 21, 3) or (21, 3), metres, our order (numpy or torch).
 
         confidence (B, 21) or (21,) in [0, 1]; 0 marks a missing joint (its value may be NaN).
@@ -360,6 +380,10 @@ class ManoFitter:
         hand. ``init``: a previous solution (global_orient (B, 3), hand_pose (B, 45), betas
         (B, 10), transl (B, 3)) to start from instead of the analytic initialisation, e.g. the
         same hand's fit in the previous frame (then 2-3 iterations suffice).
+        ``rays`` (B, 21, 2): undistorted normalized image coordinates (x/z, y/z) of the joints in
+        the camera the joints are expressed in, with ``ray_sigma`` (B,) their noise in the same
+        units (pixel noise / focal length): adds a reprojection term, so the hand also projects
+        onto its 2D keypoints (joints with confidence 0 or non-finite rays are ignored).
         Returns numpy float64 arrays (see :class:`IKResult`).
         """
         target, weight = _check_joints(joints, confidence)
@@ -377,13 +401,21 @@ class ManoFitter:
             R = _exp(pose.reshape(B, 16, 3))
             betas = np.asarray(init["betas"], float).reshape(B, 10).copy()
             transl = np.asarray(init["transl"], float).reshape(B, 3).copy()
+        obs = None
+        if rays is not None:
+            xy = _as_numpy(rays).reshape(B, 21, 2)
+            sig = np.broadcast_to(_as_numpy(ray_sigma if ray_sigma is not None else 1e-3), (B,))
+            if not np.all(np.isfinite(sig)) or np.any(sig <= 0):
+                raise ValueError("ray_sigma must be finite and > 0")
+            ok = np.isfinite(xy).all(-1) & (weight > 0)
+            obs = (np.where(ok[..., None], xy, 0.0), np.where(ok, weight, 0.0) / sig[:, None])
         lam = np.full(B, cfg.initial_damping)
         free = np.ones(61, dtype=bool)
         free[48:58] = cfg.fit_shape
         n_iter = cfg.iterations if iterations is None else iterations
         done = 0
         with _BLAS.limit(limits=1, user_api="blas") if B <= 16 else contextlib.nullcontext():
-            cost, hess, grad, joints21 = self._evaluate(R, betas, transl, target, weight)
+            cost, hess, grad, joints21 = self._evaluate(R, betas, transl, target, weight, obs)
             for done in range(1, n_iter + 1):
                 H = hess[:, free][:, :, free]
                 diag = np.diagonal(H, axis1=1, axis2=2)
@@ -395,7 +427,7 @@ class ManoFitter:
                 betas_new = betas + step[:, 48:58]
                 transl_new = transl + step[:, 58:61]
                 cost_new, hess_new, grad_new, joints_new = self._evaluate(R_new, betas_new, transl_new,
-                                                                           target, weight)
+                                                                           target, weight, obs)
                 better = cost_new < cost
                 converged = better & ((cost - cost_new) <= cfg.tolerance * cost)
                 R[better], betas[better], transl[better] = R_new[better], betas_new[better], transl_new[better]

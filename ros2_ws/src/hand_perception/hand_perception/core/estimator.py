@@ -22,7 +22,7 @@ import numpy as np
 from hand_models.fitting import ManoFitter
 from hand_models.geometry import validate_intrinsics
 from hand_perception.core.config import EstimatorConfig, TemporalSection
-from hand_perception.core.placement import default_intrinsics, place_hand, wrist_pose
+from hand_perception.core.placement import default_intrinsics, normalized_points, place_hand, wrist_pose
 from hand_perception.core.temporal import OneEuroTemporalModel, TemporalConfig, TemporalModel
 from hand_perception.core.types import CameraIntrinsics, FrameResult, HandState, Keypoints2D, ManoParams
 
@@ -196,7 +196,7 @@ class HandEstimator:
         t = time.perf_counter()
         if still:
             self._last_fit = {}
-        hands = self._fit_and_build(lifted, warnings)
+        hands = self._fit_and_build(lifted, intr, warnings)
         stages["mano_fit"] = time.perf_counter() - t
 
         t = time.perf_counter()
@@ -211,8 +211,12 @@ class HandEstimator:
                            intrinsics_default=intr.is_default, latency_s=time.perf_counter() - t_start,
                            stage_latency_s=stages, warnings=warnings)
 
-    def _fit_and_build(self, lifted, warnings: list[str]) -> list[HandState]:
-        """MANO fit per side (batched) and HandState assembly."""
+    def _fit_and_build(self, lifted, intr: CameraIntrinsics, warnings: list[str]) -> list[HandState]:
+        """MANO fit per side (batched) and HandState assembly.
+
+        The fit matches the placed metric joints and, with ``ik_pixel_sigma`` > 0, also the 2D
+        keypoints' undistorted rays, so the fitted hand projects onto what the image shows.
+        """
         fits: dict[int, object] = {}
         for side, fitter in self.fitters.items():
             idx = [i for i, (kp, _) in enumerate(lifted) if kp.side == side]
@@ -224,8 +228,12 @@ class HandEstimator:
             warm = all(k in self._last_fit for k in keys) and self.config.ik_warm_iterations > 0
             init = ({name: np.stack([self._last_fit[k][name] for k in keys]) for name in
                      ("global_orient", "hand_pose", "betas", "transl")} if warm else None)
+            rays = sigma = None
+            if self.config.ik_pixel_sigma > 0:
+                rays = np.stack([normalized_points(lifted[i][0].keypoints, intr) for i in idx])
+                sigma = np.full(len(idx), self.config.ik_pixel_sigma / float(np.asarray(intr.K)[0, 0]))
             try:
-                result = fitter.fit(joints, conf, init=init,
+                result = fitter.fit(joints, conf, init=init, rays=rays, ray_sigma=sigma,
                                     iterations=self.config.ik_warm_iterations if warm else None)
             except ValueError as exc:
                 warnings.append(f"MANO fit of {side} hands failed ({exc}); published without MANO")
