@@ -237,10 +237,14 @@ def fit_velocity(t: np.ndarray, y: np.ndarray) -> np.ndarray:
 
 def _unwrapped_logs(rots: list[Rotation]) -> np.ndarray:
     """(N, M, 3) cumulative sum of ``log(R_{i+1} R_i^-1)``: an unwrapped rotation trajectory."""
-    steps = [np.zeros((len(rots[0]) if not rots[0].single else 1, 3))]
-    for prev, cur in zip(rots[:-1], rots[1:]):
-        steps.append((cur * prev.inv()).as_rotvec().reshape(-1, 3))
-    return np.cumsum(np.stack(steps), axis=0)
+    quats = np.stack([r.as_quat().reshape(-1, 4) for r in rots])  # (N, M, 4)
+    n, m = quats.shape[:2]
+    steps = np.zeros((n, m, 3))
+    if n > 1:
+        cur = Rotation.from_quat(quats[1:].reshape(-1, 4))
+        prev = Rotation.from_quat(quats[:-1].reshape(-1, 4))
+        steps[1:] = (cur * prev.inv()).as_rotvec().reshape(n - 1, m, 3)
+    return np.cumsum(steps, axis=0)
 
 
 class ConstantVelocityForecaster(MotionForecaster):
@@ -332,7 +336,8 @@ class ConstantVelocityForecaster(MotionForecaster):
         r_last = last.rotation
         v = fit_velocity(t, np.stack([s.position for s in win]))
         omega = fit_velocity(t, _unwrapped_logs([s.rotation for s in win]).reshape(len(win), 3))
-        local = np.stack([s.rotation.inv().apply(s.joints - s.position) for s in win])  # (N, 21, 3)
+        mats = np.stack([s.rotation.as_matrix() for s in win])  # (N, 3, 3)
+        local = np.einsum("nji,nkj->nki", mats, np.stack([s.joints - s.position for s in win]))  # R^T (x - p)
         u = fit_velocity(t, local.reshape(len(win), 63)).reshape(21, 3)
         pose_omega = None
         if last.hand_pose is not None:
@@ -365,13 +370,12 @@ class ConstantVelocityForecaster(MotionForecaster):
         pos = m.position[None] + scale * m.v[None] * d_lin
         rots = Rotation.from_rotvec(scale * m.omega[None] * _disp(tau, cfg.angular_damping)[:, None]) * m.rotation
         local = m.local_joints[None] + scale * m.u[None] * _disp(tau, cfg.residual_damping)[:, None, None]
-        joints = np.stack([rots[k].apply(local[k]) for k in range(n)]) + pos[:, None, :]
+        joints = np.einsum("nij,nkj->nki", rots.as_matrix(), local) + pos[:, None, :]
         if m.hand_pose is not None and m.pose_omega is not None:
             d_pose = _disp(tau, cfg.pose_damping)
-            hand_pose = np.stack([
-                (Rotation.from_rotvec(scale * m.pose_omega * d_pose[k]) * m.hand_pose).as_rotvec().reshape(45)
-                for k in range(n)
-            ])
+            steps = Rotation.from_rotvec((scale * m.pose_omega[None] * d_pose[:, None, None]).reshape(n * 15, 3))
+            base = Rotation.from_quat(np.tile(m.hand_pose.as_quat(), (n, 1)))
+            hand_pose = (steps * base).as_rotvec().reshape(n, 45)
             ref = m.hand_pose.as_rotvec().reshape(1, 15, 3)
             hand_pose = _nearest_rotvecs(hand_pose.reshape(n, 15, 3), ref).reshape(n, 45)
         else:
