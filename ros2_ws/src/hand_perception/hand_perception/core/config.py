@@ -58,7 +58,7 @@ class EstimatorConfig:
     mano_dir: str | None = None
     fit_mano: bool = True
     ik_iterations: int = 4
-    ik_warm_iterations: int = 2
+    ik_warm_iterations: int = 1
     ik_pixel_sigma: float = 0.0
     min_keypoint_confidence: float = 0.2
     backend: str = "tflite"
