@@ -190,3 +190,15 @@ def test_forecaster_selection():
         pipeline_config_from_dict({"forecast": {"model": "ghtt"}})
     with pytest.raises(ValueError, match="forecast.model must be one of"):
         pipeline_config_from_dict({"forecast": {"model": "lstm"}})
+
+
+def test_warm_started_fit_falls_back_when_the_hand_jumps():
+    from hand_perception.core.config import EstimatorConfig, TemporalSection
+
+    first, second = _hand("right", 20, (0.0, 0.0, 0.5)), _hand("right", 21, (0.05, 0.02, 0.45))
+    tracker = ScriptedTracker([[("right", first)], [("right", second)]])
+    est = HandEstimator(EstimatorConfig(), TemporalSection(model="none"), tracker=tracker)
+    img = np.zeros((480, 640, 3), np.uint8)
+    est.process(img, 1, CameraIntrinsics(K=K))
+    result = est.process(img, 2, CameraIntrinsics(K=K))  # same track, very different pose
+    assert np.linalg.norm(result.hands[0].joints - second, axis=1).mean() < 2e-3

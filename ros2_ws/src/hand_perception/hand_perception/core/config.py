@@ -41,7 +41,8 @@ class EstimatorConfig:
     TFLite threads per model; mano_dir: MANO folder (None: $HAND_PERCEPTION_MANO_DIR or the
     procedural model); fit_mano: run the inverse kinematics; ik_iterations: LM steps from the
     analytic start; ik_warm_iterations: LM steps when a tracked hand starts from its previous
-    frame's fit (0 = always start afresh); ik_pixel_sigma: keypoint noise (px) of the
+    frame's fit (0 = always start afresh); ik_warm_max_error_m: a warm-started fit whose mean
+    joint error exceeds this is redone from the analytic start; ik_pixel_sigma: keypoint noise (px) of the
     reprojection term of the fit (0 = fit the placed 3D joints only);
     min_keypoint_confidence: keypoints below it are treated as missing in placement and IK;
     backend: where the MediaPipe networks run: 'tflite' (LiteRT, default), 'torch',
@@ -59,6 +60,7 @@ class EstimatorConfig:
     fit_mano: bool = True
     ik_iterations: int = 4
     ik_warm_iterations: int = 1
+    ik_warm_max_error_m: float = 0.008
     ik_pixel_sigma: float = 0.0
     min_keypoint_confidence: float = 0.2
     backend: str = "tflite"

@@ -235,6 +235,9 @@ class HandEstimator:
             try:
                 result = fitter.fit(joints, conf, init=init, rays=rays, ray_sigma=sigma,
                                     iterations=self.config.ik_warm_iterations if warm else None)
+                if warm and np.any(result.error > self.config.ik_warm_max_error_m):
+                    # the hand moved too far for a short warm-started fit: start afresh
+                    result = fitter.fit(joints, conf, rays=rays, ray_sigma=sigma)
             except ValueError as exc:
                 warnings.append(f"MANO fit of {side} hands failed ({exc}); published without MANO")
                 continue
