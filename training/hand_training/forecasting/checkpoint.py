@@ -27,3 +27,15 @@ def save(path: str | os.PathLike, **payload) -> None:
 
 def load(path: str | os.PathLike) -> dict:
     return torch.load(path, map_location="cpu", weights_only=True)
+
+
+def resume(path: Path | None, model: torch.nn.Module, optimizer: torch.optim.Optimizer,
+           generator: torch.Generator) -> tuple[int, int] | None:
+    """Restore model, optimizer and RNG from ``path`` when it exists; (epoch, step) or None."""
+    if path is None or not path.exists():
+        return None
+    state = load(path)
+    model.load_state_dict(state["model"])
+    optimizer.load_state_dict(state["optimizer"])
+    generator.set_state(state["rng"])
+    return int(state["epoch"]), int(state["step"])

@@ -41,12 +41,9 @@ def train_diffusion(model: DiffusionForecaster, seqs: list[EncodedSequence], epo
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     start_epoch, step = 0, 0
     path = Path(out) / "diffusion.pt" if out else None
-    if path and resume and path.exists():
-        state = ckpt.load(path)
-        model.load_state_dict(state["model"])
-        opt.load_state_dict(state["optimizer"])
-        start_epoch, step = int(state["epoch"]), int(state["step"])
-        gen.set_state(state["rng"])
+    restored = ckpt.resume(path, model, opt, gen) if resume else None
+    if restored is not None:
+        start_epoch, step = restored
     else:
         model.normalizer.fit(feats, mask)
     x_all = model.normalizer.norm(feats) * mask

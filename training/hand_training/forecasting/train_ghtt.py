@@ -61,12 +61,9 @@ def train_pose_block(model: GHTT, seqs: list[EncodedSequence], epochs: int, out:
     opt = torch.optim.AdamW(model.pose.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     start_epoch, step = 0, 0
     path = Path(out) / "pose_block.pt" if out else None
-    if path and resume and path.exists():
-        state = ckpt.load(path)
-        model.load_state_dict(state["model"])
-        opt.load_state_dict(state["optimizer"])
-        start_epoch, step = int(state["epoch"]), int(state["step"])
-        gen.set_state(state["rng"])
+    restored = ckpt.resume(path, model, opt, gen) if resume else None
+    if restored is not None:
+        start_epoch, step = restored
         log.info("resumed P from %s at epoch %d", path, start_epoch)
     elif fit_normalizer:
         model.pose.normalizer.fit(feats, mask)
@@ -143,12 +140,9 @@ def train_action_block(model: GHTT, seqs: list[EncodedSequence], labels: list[st
     opt = torch.optim.AdamW([p for n, p in model.action.named_parameters()], lr=cfg.lr, weight_decay=cfg.weight_decay)
     start_epoch, step = 0, 0
     path = Path(out) / "action_block.pt" if out else None
-    if path and resume and path.exists():
-        state = ckpt.load(path)
-        model.load_state_dict(state["model"])
-        opt.load_state_dict(state["optimizer"])
-        start_epoch, step = int(state["epoch"]), int(state["step"])
-        gen.set_state(state["rng"])
+    restored = ckpt.resume(path, model, opt, gen) if resume else None
+    if restored is not None:
+        start_epoch, step = restored
     n_items = samples_per_epoch or len(mids)
     hist = []
     for epoch in range(start_epoch, epochs):

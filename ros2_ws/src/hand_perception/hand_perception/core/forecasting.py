@@ -118,6 +118,20 @@ class MotionForecaster(abc.ABC):
         self._last_stamp_ns = stamp_ns
         return stamp_ns
 
+    def _hands_by_side(self, hands: list[HandState] | None, who: str) -> dict[str, list[HandState]]:
+        """Valid hands per side (invalid ones dropped with a warning; unobserved ones only when
+        ``config.use_unobserved``)."""
+        by_side: dict[str, list[HandState]] = {s: [] for s in SIDES}
+        for hand in hands or []:
+            reason = validate_hand(hand)
+            if reason is not None:
+                self._warn(f"{who}: dropping hand (track {getattr(hand, 'track_id', '?')}): {reason}")
+                continue
+            if not hand.is_observed and not self.config.use_unobserved:
+                continue
+            by_side[hand.side].append(hand)
+        return by_side
+
 
 @dataclass
 class ForecastConfig:
@@ -269,16 +283,7 @@ class ConstantVelocityForecaster(MotionForecaster):
         if stamp_ns is None:
             return
         self._frame_id = str(frame_id)
-
-        by_side: dict[str, list[HandState]] = {s: [] for s in SIDES}
-        for hand in hands or []:
-            reason = validate_hand(hand)
-            if reason is not None:
-                self._warn(f"forecaster: dropping hand (track {getattr(hand, 'track_id', '?')}): {reason}")
-                continue
-            if not hand.is_observed and not self.config.use_unobserved:
-                continue
-            by_side[hand.side].append(hand)
+        by_side = self._hands_by_side(hands, "forecaster")
 
         horizon_ns = int(round(self.config.history_s * 1e9))
         for side in SIDES:

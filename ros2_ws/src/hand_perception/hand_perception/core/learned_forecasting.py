@@ -36,7 +36,6 @@ from scipy.spatial.transform import Rotation
 
 from .filters import normalize_quaternions
 from .forecasting import MotionForecaster
-from .temporal import validate_hand
 from .types import SIDES, ActionEstimate, ActionHypothesis, BimanualForecast, ForecastSample, HandState, HandTrajectory
 
 __all__ = ["LearnedForecastConfig", "LearnedMotionForecaster", "LEARNED_MODELS", "make_learned_forecaster",
@@ -135,15 +134,7 @@ class LearnedMotionForecaster(MotionForecaster):
         if stamp_ns is None:
             return
         self._frame_id = str(frame_id)
-        by_side: dict[str, list[HandState]] = {s: [] for s in SIDES}
-        for hand in hands or []:
-            reason = validate_hand(hand)
-            if reason is not None:
-                self._warn(f"learned forecaster: dropping hand: {reason}")
-                continue
-            if not hand.is_observed and not self.config.use_unobserved:
-                continue
-            by_side[hand.side].append(hand)
+        by_side = self._hands_by_side(hands, "learned forecaster")
         keep_ns = int(self.config.history_s * 1e9)
         for side in SIDES:
             hist = self._history[side]

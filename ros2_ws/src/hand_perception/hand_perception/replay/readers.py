@@ -639,6 +639,23 @@ class BagSource(FrameSource):
             yield SourceFrame(i, stamp, frame_id, image, intr, topic=self.image_topic, warnings=warnings)
 
 
+def _frame_intrinsics(intrinsics: CameraIntrinsics | None, rgb: np.ndarray,
+                      report: ReadReport) -> tuple[CameraIntrinsics | None, list[str]]:
+    """Intrinsics fitted to this frame's size (with notes), counting frames left without any."""
+    warnings: list[str] = []
+    if intrinsics is not None:
+        try:
+            intrinsics, note = intrinsics_for_image(intrinsics, rgb.shape[1], rgb.shape[0])
+            if note:
+                warnings.append(note)
+        except ValueError as exc:
+            intrinsics = None
+            warnings.append(str(exc))
+    if intrinsics is None:
+        report.frames_without_camera_info += 1
+    return intrinsics, warnings
+
+
 class VideoSource(FrameSource):
     """Frames of a video file (OpenCV); stamps ``start_ns + round(i * 1e9 / fps)``."""
 
@@ -680,18 +697,7 @@ class VideoSource(FrameSource):
                 self.report.frames += 1
                 self.report.good_frames += 1
                 rgb = np.ascontiguousarray(bgr[..., ::-1])
-                intr = self.intrinsics
-                warnings = []
-                if intr is not None:
-                    try:
-                        intr, note = intrinsics_for_image(intr, rgb.shape[1], rgb.shape[0])
-                        if note:
-                            warnings.append(note)
-                    except ValueError as exc:
-                        intr = None
-                        warnings.append(str(exc))
-                if intr is None:
-                    self.report.frames_without_camera_info += 1
+                intr, warnings = _frame_intrinsics(self.intrinsics, rgb, self.report)
                 stamp = self.start_ns + int(round(i * 1e9 / self.fps))
                 yield SourceFrame(i, stamp, self.frame_id, rgb, intr, name=f"frame_{i:06d}", warnings=warnings)
                 i += 1
@@ -788,18 +794,7 @@ class FolderSource(FrameSource):
                 yield SourceFrame(i, stamp, self.frame_id, None, None, error=f"cannot decode {path.name}: {exc}",
                                   name=path.name)
                 continue
-            intr = self.intrinsics
-            warnings = []
-            if intr is not None:
-                try:
-                    intr, note = intrinsics_for_image(intr, rgb.shape[1], rgb.shape[0])
-                    if note:
-                        warnings.append(note)
-                except ValueError as exc:
-                    intr = None
-                    warnings.append(str(exc))
-            if intr is None:
-                self.report.frames_without_camera_info += 1
+            intr, warnings = _frame_intrinsics(self.intrinsics, rgb, self.report)
             self.report.good_frames += 1
             yield SourceFrame(i, stamp, self.frame_id, rgb, intr, name=path.name, warnings=warnings)
 

@@ -57,6 +57,17 @@ def offered_qos(spec: nl.QosSpec = nl.OUTPUT_QOS) -> list[Any]:
     )]
 
 
+def _fresh_bag_directory(path: str | Path, overwrite: bool) -> Path:
+    """The bag folder for ``path``, emptied when ``overwrite`` (else it must not exist yet)."""
+    folder = bag_directory(path)
+    if folder.exists():
+        if not overwrite:
+            raise FileExistsError(f"{folder} exists (use --overwrite)")
+        shutil.rmtree(folder) if folder.is_dir() else folder.unlink()
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
 def bag_directory(path: str | Path) -> Path:
     """rosbag2 folder for an output path: ``OUT.mcap`` -> ``OUT`` (rosbag2 writes a folder with
     ``OUT.mcap`` and ``metadata.yaml`` inside); other names are used as given."""
@@ -82,12 +93,7 @@ class ReplayBagWriter:
                  marker_lifetime_s: float = 0.2, overwrite: bool = False, forecast_model: str = "") -> None:
         from rosbags.rosbag2 import StoragePlugin, Writer
 
-        self.path = bag_directory(path)
-        if self.path.exists():
-            if not overwrite:
-                raise FileExistsError(f"{self.path} exists (use --overwrite)")
-            shutil.rmtree(self.path) if self.path.is_dir() else self.path.unlink()
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = _fresh_bag_directory(path, overwrite)
         self.types = types or RosbagsTypes()
         self.namespace = namespace
         self.markers = markers
@@ -173,12 +179,7 @@ class InputBagWriter:
                  types: RosbagsTypes | None = None) -> None:
         from rosbags.rosbag2 import StoragePlugin, Writer
 
-        self.path = bag_directory(path)
-        if self.path.exists():
-            if not overwrite:
-                raise FileExistsError(f"{self.path} exists (use --overwrite)")
-            shutil.rmtree(self.path) if self.path.is_dir() else self.path.unlink()
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = _fresh_bag_directory(path, overwrite)
         self.types = types or RosbagsTypes()
         self.compressed = compressed
         self.encoding = encoding
