@@ -352,3 +352,149 @@ def test_torch_cuda_options(flags):
     for _ in range(3):  # the CUDA-graph path captures on the first call and replays afterwards
         got = b(arrays)
     assert not within(compare(ref, got), (1e-4, 1e-4))
+
+
+# --------------------------------------------------------------------------------------------------
+# TensorRT 10 / 11: network typing and the mixed-fp16 graph (checked on the CPU)
+
+
+def test_choose_typing_per_tensorrt_version():
+    from hand_models.inference.tensorrt_backend import choose_typing, tensorrt_major
+
+    assert tensorrt_major("10.13.3.9") == 10 and tensorrt_major("11.4.0.106") == 11
+    assert choose_typing("10.13.3.9") == "weak" and choose_typing("11.4.0.106") == "strong"
+    assert choose_typing("10.13.3.9", "strong") == "strong"
+    with pytest.raises(ValueError, match="strongly typed networks only"):
+        choose_typing("11.0.0", "weak")
+    with pytest.raises(ValueError, match="typing must be"):
+        choose_typing("10.0", "fp16")
+    with pytest.raises(ValueError, match="unrecognised"):
+        choose_typing("x.y")
+
+
+@pytest.mark.parametrize("name", ["toy_test", *list_models()])
+def test_mixed_fp16_onnx_matches_torch(name, tmp_path):
+    """The graph a strongly typed fp16 engine is built from: fp16 weights inside, fp32 inputs and
+    outputs, and ONNX Runtime (CPU) on it within the fp16 tolerance (1e-2 of the output range + the
+    fp32 tolerance) of torch at two sizes; export_mixed_fp16 raises ExportParityError otherwise."""
+    import onnx
+
+    from hand_models.inference import get_export_spec
+    from hand_models.inference.export import export_mixed_fp16, fp16_tolerance
+
+    spec = toy_spec() if name == "toy_test" else get_export_spec(name)
+    onnx_path = export_onnx(spec, tmp_path, check=False)
+    path, parity = export_mixed_fp16(spec, onnx_path)
+    assert path.name == f"{spec.name}.fp16.onnx" and len(parity) >= 1
+    model = onnx.load(str(path))
+    f16 = onnx.TensorProto.FLOAT16
+    assert sum(i.data_type == f16 for i in model.graph.initializer) >= 0.5 * len(model.graph.initializer)
+    fp32_model = onnx.load(str(onnx_path))
+    io_types = lambda m: [v.type.tensor_type.elem_type for v in list(m.graph.input) + list(m.graph.output)]  # noqa: E731
+    assert io_types(model) == io_types(fp32_model) and f16 not in io_types(model)
+    for errs in parity.values():
+        assert not within(errs, fp16_tolerance(spec)), errs
+    # and it really runs in reduced precision: not bit-identical to fp32
+    assert any(e["max_abs_err"] > 1e-6 for errs in parity.values() for e in errs.values())
+
+
+class _FakeTensorRT:
+    """The slice of the ``tensorrt`` module build_engine touches, in the shape of version ``version``:
+    11.x has no BuilderFlag.FP16, no Builder.platform_has_fast_fp16, no EXPLICIT_BATCH."""
+
+    def __init__(self, version: str) -> None:
+        import types
+
+        self.__version__ = version
+        self.calls: list[tuple] = []
+        major = int(version.split(".")[0])
+        calls = self.calls
+        self.Logger = type("Logger", (), {"VERBOSE": 0, "WARNING": 2, "__init__": lambda s, lvl: None})
+        flags = {"STRONGLY_TYPED": 1} if major >= 11 else {"EXPLICIT_BATCH": 0, "STRONGLY_TYPED": 1}
+        self.NetworkDefinitionCreationFlag = types.SimpleNamespace(**flags)
+        self.BuilderFlag = types.SimpleNamespace(**({} if major >= 11 else {"FP16": 0}))
+        self.MemoryPoolType = types.SimpleNamespace(WORKSPACE=0)
+
+        class Cache:
+            def serialize(self):
+                return b"cache"
+
+        class Config:
+            def set_memory_pool_limit(self, pool, size):
+                calls.append(("workspace", size))
+
+            def set_flag(self, flag):
+                calls.append(("flag", flag))
+
+            def add_optimization_profile(self, p):
+                calls.append(("profile",))
+
+            def create_timing_cache(self, data):
+                return Cache()
+
+            def set_timing_cache(self, cache, ignore_mismatch):
+                calls.append(("timing_cache",))
+
+            def get_timing_cache(self):
+                return Cache()
+
+        class Profile:
+            def set_shape(self, name, lo, opt, hi):
+                calls.append(("shape", name, tuple(lo), tuple(opt), tuple(hi)))
+
+        class Builder:
+            def __init__(self, logger):
+                if major < 11:
+                    self.platform_has_fast_fp16 = True
+
+            def create_network(self, flags):
+                calls.append(("network", flags))
+                return object()
+
+            def create_builder_config(self):
+                return Config()
+
+            def create_optimization_profile(self):
+                return Profile()
+
+            def build_serialized_network(self, network, config):
+                return b"engine"
+
+        class Parser:
+            num_errors = 0
+
+            def __init__(self, network, logger):
+                pass
+
+            def parse_from_file(self, path):
+                calls.append(("parse", path))
+                return True
+
+        self.Builder, self.OnnxParser = Builder, Parser
+
+
+@pytest.mark.parametrize("version,typing,expect_flags,expect_fp16_flag", [
+    ("10.13.3.9", "auto", 0, True),
+    ("10.13.3.9", "strong", 2, False),
+    ("11.4.0.106", "auto", 2, False),
+])
+def test_build_engine_calls_the_api_of_each_tensorrt_version(monkeypatch, tmp_path, version, typing,
+                                                             expect_flags, expect_fp16_flag):
+    """No GPU needed: build_engine against a stand-in module shaped like TensorRT 10 / 11 (missing
+    attributes raise AttributeError, as the removed APIs would)."""
+    from hand_models.inference import tensorrt_backend
+
+    fake = _FakeTensorRT(version)
+    monkeypatch.setattr(tensorrt_backend, "_import_trt", lambda: fake)
+    spec = toy_spec()
+    info = tensorrt_backend.build_engine(tmp_path / "m.onnx", tmp_path / "m.engine", spec.inputs, spec.dims, fp16=True,
+                                         timing_cache=tmp_path / "tc.cache", typing=typing)
+    assert (tmp_path / "m.engine").read_bytes() == b"engine" and (tmp_path / "tc.cache").read_bytes() == b"cache"
+    assert ("network", expect_flags) in fake.calls
+    assert (("flag", 0) in fake.calls) == expect_fp16_flag
+    assert ("shape", "x", (1, 4, 8), (2, 16, 8), (4, 64, 8)) in fake.calls
+    assert info["typing"] == ("weak" if expect_fp16_flag else "strong")
+    if version.startswith("11"):
+        with pytest.raises(ValueError, match="strongly typed networks only"):
+            tensorrt_backend.build_engine(tmp_path / "m.onnx", tmp_path / "m2.engine", spec.inputs, spec.dims,
+                                          typing="weak")

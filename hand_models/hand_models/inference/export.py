@@ -12,7 +12,8 @@ CLI (wired as ``hand-perception export``)::
 
     hand-perception export --list
     hand-perception export mediapipe_palm mediapipe_landmark --out DIR [--format onnx|tensorrt|all]
-                           [--precision fp16|fp32] [--opset 17] [--config key=value ...]
+                           [--precision fp16|fp32] [--typing auto|strong|weak] [--opset 17]
+                           [--config key=value ...]
 """
 
 from __future__ import annotations
@@ -185,6 +186,38 @@ def export_onnx(
     return path
 
 
+def fp16_tolerance(spec: ExportSpec) -> tuple[float, float]:
+    """fp16 keeps ~3 significant digits: 1e-2 relative to the output's range, plus the fp32 tolerance."""
+    return (1e-2 + spec.tolerance[0], 1e-2 + spec.tolerance[1])
+
+
+def export_mixed_fp16(spec: ExportSpec, onnx_path: str | Path, check: bool = True) -> tuple[Path, dict]:
+    """Write ``<name>.fp16.onnx`` beside ``onnx_path`` (fp16 inside, fp32 I/O) and, with ``check``,
+    compare it with torch on ONNX Runtime (CPU) at ``check_sizes``; return (path, errors per size).
+
+    Raises ``ExportParityError`` beyond ``fp16_tolerance(spec)``.
+    """
+    from .precision import fp16_onnx_path, to_mixed_fp16
+
+    dst = to_mixed_fp16(onnx_path, fp16_onnx_path(onnx_path))
+    parity: dict = {}
+    if check:
+        import onnxruntime as ort
+
+        tol = fp16_tolerance(spec)
+        sess = ort.InferenceSession(str(dst), providers=["CPUExecutionProvider"])
+        for dims in check_sizes(spec):
+            arrays = spec.make_inputs(dims, seed=1)
+            outs = sess.run([t.name for t in spec.outputs], {t.name: arrays[t.name] for t in spec.inputs})
+            errs = compare(torch_reference(spec, arrays), dict(zip([t.name for t in spec.outputs], outs)))
+            parity[json.dumps(dims, sort_keys=True)] = errs
+            bad = within(errs, tol)
+            if bad:
+                raise ExportParityError(f"{spec.name}: mixed-fp16 ONNX differs from torch beyond rtol={tol[0]}, "
+                                        f"atol={tol[1]} at {dims}: " + ", ".join(f"{k}: {errs[k]}" for k in bad))
+    return dst, parity
+
+
 def export_tensorrt(
     spec: ExportSpec,
     onnx_path: str | Path,
@@ -193,19 +226,32 @@ def export_tensorrt(
     timing_cache: str | Path | None = None,
     check: bool = True,
     tolerance: tuple[float, float] | None = None,
+    typing: str = "auto",
 ) -> Path:
-    """Build ``<out_dir>/<name>.<precision>.engine`` from ``onnx_path`` and write its manifest."""
-    from .tensorrt_backend import TensorRTBackend, build_engine
+    """Build ``<out_dir>/<name>.<precision>.engine`` from ``onnx_path`` and write its manifest.
+
+    With strong typing (``typing='auto'`` on TensorRT 11+, or ``'strong'``) an fp16 engine is built
+    from ``<name>.fp16.onnx``, written beside ``onnx_path`` by ``to_mixed_fp16`` and checked against
+    torch on ONNX Runtime (CPU) first, so a conversion problem is reported before the build.
+    """
+    from .tensorrt_backend import TensorRTBackend, _import_trt, build_engine, choose_typing
 
     out_dir = Path(out_dir)
     path = artifact_path(out_dir, spec.name, "tensorrt", precision)
     timing_cache = Path(timing_cache) if timing_cache else out_dir / "tensorrt.timing.cache"
-    builder = build_engine(onnx_path, path, spec.inputs, spec.dims, fp16=precision == "fp16", timing_cache=timing_cache)
-    builder["onnx_sha256"] = sha256_file(onnx_path)
+    typing = choose_typing(_import_trt().__version__, typing)
+    source = Path(onnx_path)
+    fp16_parity: dict = {}
+    if typing == "strong" and precision == "fp16":
+        source, fp16_parity = export_mixed_fp16(spec, onnx_path, check=check)
+    builder = build_engine(source, path, spec.inputs, spec.dims, fp16=precision == "fp16", timing_cache=timing_cache,
+                           typing=typing)
+    builder["onnx_sha256"] = sha256_file(source)
+    if fp16_parity:
+        builder["mixed_fp16_onnx_parity"] = fp16_parity
     _write_manifest(spec, path, "tensorrt", precision=precision, builder=builder, parity={}, out_dir=out_dir)
     if check:
-        # fp16 keeps ~3 significant digits: 1e-2 relative to the output's range (plus the fp32 tolerance).
-        tol = tolerance or ((1e-2 + spec.tolerance[0], 1e-2 + spec.tolerance[1]) if precision == "fp16" else spec.tolerance)
+        tol = tolerance or (fp16_tolerance(spec) if precision == "fp16" else spec.tolerance)
         engine = TensorRTBackend(path, "tensorrt" + ("+fp32" if precision == "fp32" else ""))
         parity = {}
         for dims in check_sizes(spec):
@@ -244,6 +290,7 @@ def export_model(
     opset: int | None = None,
     check: bool = True,
     exporter: str = "torchscript",
+    typing: str = "auto",
 ) -> dict[str, Path]:
     """Export a registered model (or a ready ``ExportSpec``) in ``formats`` ('onnx', 'tensorrt')."""
     spec = name if isinstance(name, ExportSpec) else get_export_spec(name, config)
@@ -252,7 +299,7 @@ def export_model(
     onnx_path = export_onnx(spec, out_dir, opset=opset, check=check, exporter=exporter)
     paths["onnx"] = onnx_path
     if "tensorrt" in formats:
-        paths["tensorrt"] = export_tensorrt(spec, onnx_path, out_dir, precision=precision, check=check)
+        paths["tensorrt"] = export_tensorrt(spec, onnx_path, out_dir, precision=precision, check=check, typing=typing)
     return paths
 
 
@@ -278,6 +325,9 @@ def export_main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--format", default="onnx", choices=("onnx", "tensorrt", "all"),
                    help="tensorrt implies onnx; 'all' builds engines only where TensorRT and a GPU exist")
     p.add_argument("--precision", default="fp16", choices=("fp16", "fp32"), help="TensorRT engine precision")
+    p.add_argument("--typing", default="auto", choices=("auto", "strong", "weak"),
+                   help="TensorRT network typing: auto = weak (BuilderFlag.FP16) on TensorRT 10, strong (graph "
+                        "converted to mixed fp16 first) on 11+, where weak typing no longer exists")
     p.add_argument("--opset", type=int, default=None, help=f"ONNX opset (>= {MIN_OPSET}; default: the model's)")
     p.add_argument("--exporter", default="torchscript", choices=("torchscript", "dynamo"))
     p.add_argument("--config", action="append", default=[], metavar="KEY=VALUE", help="model configuration (JSON values)")
@@ -311,8 +361,8 @@ def export_main(argv: Sequence[str] | None = None) -> int:
     rc = 0
     for n in names:
         try:
-            paths = export_model(n, a.out, formats, cfg, a.precision, a.opset, not a.no_check, a.exporter)
-        except ExportParityError as exc:
+            paths = export_model(n, a.out, formats, cfg, a.precision, a.opset, not a.no_check, a.exporter, a.typing)
+        except (ExportParityError, ValueError) as exc:
             print(f"error: {exc}", file=sys.stderr)
             rc = 1
             continue

@@ -1,7 +1,10 @@
 """TensorRT: engine build from ONNX (fp16, optimisation profiles, timing cache) and the runtime backend.
 
-Written against the TensorRT 10 Python API (name-based I/O tensors, ``execute_async_v3``,
-``build_serialized_network``). ``tensorrt`` is imported lazily, so this module imports anywhere;
+Written against the TensorRT 10 and 11 Python APIs (name-based I/O tensors, ``execute_async_v3``,
+``build_serialized_network``). fp16 engines: TensorRT 10 builds them weakly typed (fp32 graph +
+``BuilderFlag.FP16``); TensorRT 11 removed weak typing, so there the graph is first rewritten to
+mixed fp16 (``precision.to_mixed_fp16``) and built strongly typed (``choose_typing``). The
+``tensorrt`` module is imported lazily, so this module imports anywhere;
 ``tensorrt_available()`` says whether engines can be built and run here (package + CUDA GPU).
 Device buffers are torch CUDA tensors (no pycuda / cuda-python dependency).
 """
@@ -27,7 +30,7 @@ def _import_trt():
         import tensorrt as trt  # noqa: PLC0415
     except ImportError as exc:
         raise BackendUnavailable(
-            "TensorRT is not installed: pip install tensorrt (10.x, matching your CUDA) or use the Docker image; "
+            "TensorRT is not installed: pip install tensorrt-cu12 (10.x or 11.x, matching your CUDA) or use the Docker image; "
             "'onnxruntime:cuda' or 'torch:cuda' run without it"
         ) from exc
     return trt
@@ -71,6 +74,34 @@ def runtime_info() -> dict:
     return info
 
 
+def tensorrt_major(version: str) -> int:
+    """Major version number of a TensorRT version string ('10.13.3.9' -> 10)."""
+    try:
+        return int(str(version).split(".")[0])
+    except ValueError as exc:
+        raise ValueError(f"unrecognised TensorRT version {version!r}") from exc
+
+
+TYPINGS = ("auto", "strong", "weak")
+
+
+def choose_typing(version: str, requested: str = "auto") -> str:
+    """'strong' or 'weak' network typing for a build with TensorRT ``version``.
+
+    ``auto`` is weak on TensorRT < 11 (the builder may keep layers in fp32) and strong from 11 on,
+    where weak typing no longer exists; asking for ``weak`` on 11+ is an error that says so.
+    """
+    if requested not in TYPINGS:
+        raise ValueError(f"typing must be one of {TYPINGS}, got {requested!r}")
+    major = tensorrt_major(version)
+    if requested == "auto":
+        return "strong" if major >= 11 else "weak"
+    if requested == "weak" and major >= 11:
+        raise ValueError(f"TensorRT {version} builds strongly typed networks only (weak typing was removed in 11); "
+                         "use typing 'strong' or 'auto'")
+    return requested
+
+
 def _logger(trt, verbose: bool = False):
     return trt.Logger(trt.Logger.VERBOSE if verbose else trt.Logger.WARNING)
 
@@ -84,18 +115,25 @@ def build_engine(
     timing_cache: str | os.PathLike | None = None,
     workspace_bytes: int = DEFAULT_WORKSPACE_BYTES,
     verbose: bool = False,
+    typing: str = "auto",
 ) -> dict:
     """Parse ``onnx_path``, build a serialized engine at ``engine_path``; return builder details.
 
-    One optimisation profile covers every named dynamic axis with its (min, opt, max). The timing
-    cache (if given) is loaded before and saved after the build, so rebuilds are fast.
+    ``typing`` goes through ``choose_typing``. Weak (TensorRT < 11 only): ``fp16`` sets
+    ``BuilderFlag.FP16`` on the fp32 graph. Strong: tensor types come from the graph, so pass a
+    mixed-fp16 ONNX (``precision.to_mixed_fp16``) for an fp16 engine; ``fp16`` is then only recorded. One optimisation profile covers every named dynamic
+    axis with its (min, opt, max). The timing cache (if given) is loaded before and saved after the
+    build, so rebuilds are fast.
     """
     trt = _import_trt()
+    typing = choose_typing(trt.__version__, typing)
     logger = _logger(trt, verbose)
     builder = trt.Builder(logger)
     flags = 0
-    if int(trt.__version__.split(".")[0]) < 10:  # explicit batch is the only mode in TensorRT 10
-        flags = 1 << int(trt.NetworkDefinitionCreationFlag.EXPLICIT_BATCH)
+    if tensorrt_major(trt.__version__) < 10:  # explicit batch is the only mode from TensorRT 10 on
+        flags |= 1 << int(trt.NetworkDefinitionCreationFlag.EXPLICIT_BATCH)
+    if typing == "strong":  # required flag on 10.x, accepted and ignored on 11.x (always strong)
+        flags |= 1 << int(trt.NetworkDefinitionCreationFlag.STRONGLY_TYPED)
     network = builder.create_network(flags)
     parser = trt.OnnxParser(network, logger)
     if not parser.parse_from_file(str(onnx_path)):
@@ -103,7 +141,7 @@ def build_engine(
         raise RuntimeError(f"TensorRT could not parse {onnx_path}: {errors}")
     config = builder.create_builder_config()
     config.set_memory_pool_limit(trt.MemoryPoolType.WORKSPACE, int(workspace_bytes))
-    if fp16:
+    if fp16 and typing == "weak":
         if not builder.platform_has_fast_fp16:
             raise RuntimeError("fp16 requested but this GPU has no fast fp16; rebuild with --precision fp32")
         config.set_flag(trt.BuilderFlag.FP16)
@@ -131,7 +169,7 @@ def build_engine(
         Path(timing_cache).parent.mkdir(parents=True, exist_ok=True)
         Path(timing_cache).write_bytes(bytes(config.get_timing_cache().serialize()))
     info = runtime_info()
-    info.update(fp16=bool(fp16), profiles=profile_desc, workspace_bytes=int(workspace_bytes),
+    info.update(fp16=bool(fp16), typing=typing, profiles=profile_desc, workspace_bytes=int(workspace_bytes),
                 timing_cache=str(timing_cache) if timing_cache else None)
     return info
 
