@@ -20,6 +20,7 @@ from launch import LaunchDescription
 from launch.actions import DeclareLaunchArgument, ExecuteProcess, LogInfo, OpaqueFunction
 from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import LifecycleNode, Node
+from launch_ros.parameter_descriptions import ParameterValue
 
 PACKAGE = "hand_perception"
 
@@ -47,6 +48,17 @@ ARGUMENTS = (
 )
 
 NODE_MODES = ("combined", "split", "estimator", "forecaster")
+
+
+def _string_param(value):
+    """A launch-argument text for a node parameter declared as a string.
+
+    launch_ros may read an untyped parameter value as YAML (always so for a LaunchConfiguration
+    substitution), and then ``device:=0`` reaches the node as an integer, ``backend:=true`` as a
+    bool, and the node's declare_parameter fails with InvalidParameterTypeException.
+    value_type=str states the type, so the text stays a string.
+    """
+    return ParameterValue(value, value_type=str)
 
 
 def _truthy(text: str) -> bool:
@@ -90,14 +102,15 @@ def _setup(context, *args, **kwargs):
         raise RuntimeError(f"parameter file {config!r} does not exist")
     use_sim_time = _truthy(get("use_sim_time"))
     namespace = get("namespace").strip().strip("/")
+    # string parameters go through _string_param; the bools are Python bools (kept as they are)
     overrides = {
         "use_sim_time": use_sim_time,
         "autostart": _truthy(get("autostart")),
-        "image_transport": get("image_transport") or "raw",
+        "image_transport": _string_param(get("image_transport") or "raw"),
     }
     for key in ("backend", "device"):
         if get(key):
-            overrides[key] = get(key)
+            overrides[key] = _string_param(get(key))
     image_topic = get("image_topic")
     camera_remaps = [
         ("image", image_topic),

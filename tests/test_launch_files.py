@@ -158,6 +158,21 @@ class _Action:
         self.args, self.kwargs = args, kwargs
 
 
+class _ParameterValue:
+    """Stand-in of launch_ros.parameter_descriptions.ParameterValue."""
+
+    def __init__(self, value, *, value_type=None):
+        self.value, self.value_type = value, value_type
+
+    def __repr__(self):
+        return f"ParameterValue({self.value!r}, value_type={getattr(self.value_type, '__name__', None)})"
+
+
+def _plain(parameters: dict) -> dict:
+    """Parameter dict with the ParameterValue stand-ins replaced by their values."""
+    return {k: v.value if isinstance(v, _ParameterValue) else v for k, v in parameters.items()}
+
+
 class _LaunchConfiguration:
     def __init__(self, name, default=None):
         self.name = name
@@ -184,8 +199,11 @@ def _stub_launch_modules():
     ros_actions = types.ModuleType("launch_ros.actions")
     ros_actions.LifecycleNode = type("LifecycleNode", (_Action,), {})
     ros_actions.Node = type("Node", (_Action,), {})
+    descriptions = types.ModuleType("launch_ros.parameter_descriptions")
+    descriptions.ParameterValue = _ParameterValue
     return {"launch": launch, "launch.actions": actions, "launch.substitutions": subs,
-            "launch.launch_description_sources": sources, "launch_ros": launch_ros, "launch_ros.actions": ros_actions}
+            "launch.launch_description_sources": sources, "launch_ros": launch_ros, "launch_ros.actions": ros_actions,
+            "launch_ros.parameter_descriptions": descriptions}
 
 
 @pytest.fixture()
@@ -220,7 +238,7 @@ def test_full_launch_setup_default(full_launch):
     assert kw["executable"] == "hand_perception_node" and kw["name"] == "hand_perception" and kw["namespace"] == ""
     config, overrides = kw["parameters"]
     assert config.endswith("config/hand_perception.yaml") and Path(config).is_file()
-    assert overrides == {"use_sim_time": False, "autostart": True, "image_transport": "raw"}
+    assert _plain(overrides) == {"use_sim_time": False, "autostart": True, "image_transport": "raw"}
     assert dict(kw["remappings"]) == {"image": "/image_raw", "image/compressed": "/image_raw/compressed",
                                       "camera_info": "/camera_info"}
     assert not [a for a in actions if type(a).__name__ in ("ExecuteProcess", "Node")]
@@ -234,8 +252,8 @@ def test_full_launch_setup_bag_rviz_split(full_launch):
     nodes = {a.kwargs["executable"]: a.kwargs for a in actions if type(a).__name__ == "LifecycleNode"}
     assert set(nodes) == {"hand_estimator", "hand_forecaster"}
     assert nodes["hand_estimator"]["namespace"] == "robot"
-    assert nodes["hand_estimator"]["parameters"][1] == {"use_sim_time": True, "autostart": True, "image_transport": "raw",
-                                                        "backend": "tflite", "device": "cuda:0"}
+    assert _plain(nodes["hand_estimator"]["parameters"][1]) == {
+        "use_sim_time": True, "autostart": True, "image_transport": "raw", "backend": "tflite", "device": "cuda:0"}
     assert nodes["hand_forecaster"]["remappings"] == [("hands", "/other/hands")]
     bag = next(a for a in actions if type(a).__name__ == "ExecuteProcess")
     assert bag.kwargs["cmd"] == ["ros2", "bag", "play", "/data/b", "--rate", "1.0", "--loop", "--clock"]
@@ -247,3 +265,83 @@ def test_full_launch_setup_bag_rviz_split(full_launch):
         full_launch._setup(_context(full_launch, nodes="everything"))
     with pytest.raises(RuntimeError, match="does not exist"):
         full_launch._setup(_context(full_launch, config="/nonexistent.yaml"))
+
+
+# --------------------------------------------------------------------------- parameter types
+
+
+def _declared_types(executable: str) -> dict[str, type]:
+    """Python type of each parameter the executable declares (use_sim_time: rclpy's own, a bool)."""
+    from hand_perception.core import node_logic as nl
+
+    return {"use_sim_time": bool, **{spec.name: type(spec.default) for spec in nl.node_parameters(executable)}}
+
+
+@pytest.mark.parametrize("mode", ["combined", "split"])
+def test_full_launch_string_parameters_keep_their_type(full_launch, mode):
+    # launch_ros reads untyped values as YAML: device:=0 would reach the node as an int, backend:=true as a
+    # bool, and the node's declare_parameter(str) would raise InvalidParameterTypeException
+    ctx = _context(full_launch, nodes=mode, backend="true", device="0", image_transport="raw", autostart="false")
+    nodes = [a.kwargs for a in full_launch._setup(ctx) if type(a).__name__ == "LifecycleNode"]
+    assert nodes
+    for kw in nodes:
+        declared = _declared_types(kw["executable"])
+        overrides = kw["parameters"][1]
+        assert {"backend", "device", "image_transport"} <= set(overrides)
+        for name, value in overrides.items():
+            want = declared.get(name)
+            if want is None:  # passed to a node that does not declare it (ignored there)
+                continue
+            if want is str:
+                assert isinstance(value, _ParameterValue) and value.value_type is str, (kw["executable"], name, value)
+                assert isinstance(value.value, str) and value.value == ctx[name], (name, value)
+            elif isinstance(value, _ParameterValue):
+                assert value.value_type is want, (kw["executable"], name, value)
+            else:
+                assert type(value) is want, (kw["executable"], name, value)
+    assert _plain(nodes[0]["parameters"][1])["autostart"] is False
+
+
+@pytest.mark.parametrize("name", FILES)
+def test_launch_files_pass_no_untyped_substitutions_as_parameters(name):
+    """A LaunchConfiguration in a parameter dict is read as YAML: it must sit in ParameterValue(value_type=...)."""
+    for node in ast.walk(_tree(name)):
+        if not isinstance(node, ast.Call):
+            continue
+        func = node.func.id if isinstance(node.func, ast.Name) else getattr(node.func, "attr", "")
+        if func == "ParameterValue":
+            assert any(k.arg == "value_type" for k in node.keywords), f"{name}:{node.lineno} untyped ParameterValue"
+        for kw in node.keywords:
+            if kw.arg != "parameters":
+                continue
+            for sub in ast.walk(kw.value):
+                if isinstance(sub, ast.Dict):
+                    for value in sub.values:
+                        raw = isinstance(value, ast.Call) and getattr(value.func, "id", "") == "LaunchConfiguration"
+                        assert not raw, f"{name}:{value.lineno} untyped LaunchConfiguration parameter"
+
+
+def test_full_launch_wraps_string_parameters():
+    text = (LAUNCH / "full.launch.py").read_text()
+    assert "from launch_ros.parameter_descriptions import ParameterValue" in text
+    assert "ParameterValue(value, value_type=str)" in text
+    assert '"image_transport": _string_param(' in text and "overrides[key] = _string_param(get(key))" in text
+
+
+def test_full_launch_parameters_evaluate_typed_where_launch_is_installed(monkeypatch):
+    """With the real launch_ros: device:=0 / backend:=true evaluate to strings."""
+    pytest.importorskip("launch_ros")
+    from launch import LaunchContext
+    from launch_ros.utilities import evaluate_parameters, normalize_parameters
+
+    spec = importlib.util.spec_from_file_location("full_launch_real", LAUNCH / "full.launch.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    made = []
+    monkeypatch.setattr(module, "LifecycleNode", lambda **kw: made.append(kw) or kw)
+    context = LaunchContext()
+    context.launch_configurations.update(_context(module, backend="true", device="0"))
+    module._setup(context)
+    evaluated = evaluate_parameters(context, normalize_parameters([made[0]["parameters"][1]]))[0]
+    assert evaluated["device"] == "0" and evaluated["backend"] == "true" and evaluated["image_transport"] == "raw"
+    assert evaluated["use_sim_time"] is False and evaluated["autostart"] is True

@@ -48,6 +48,14 @@ def normalized_points(keypoints_px: np.ndarray, intrinsics: CameraIntrinsics) ->
     return np.stack([(uv[:, 0] - K[0, 2]) / K[0, 0], (uv[:, 1] - K[1, 2]) / K[1, 1]], -1)
 
 
+def _solve3(A: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Solve the 3x3 system A x = b; least-norm via pinv when A is singular (degenerate keypoints)."""
+    try:
+        return np.linalg.solve(A, b)
+    except np.linalg.LinAlgError:
+        return np.linalg.pinv(A) @ b
+
+
 def place_hand(
     shape_3d: np.ndarray,
     keypoints_px: np.ndarray,
@@ -67,32 +75,36 @@ def place_hand(
     ok = (w > 0) & np.isfinite(X).all(1) & np.isfinite(keypoints_px).all(1)
     if ok.sum() < 2:
         raise ValueError("metric placement needs at least 2 confident keypoints")
-    xy = normalized_points(np.where(ok[:, None], keypoints_px, 0.0), intrinsics)
-    sw = np.sqrt(w[ok])
-    A = np.zeros((2 * ok.sum(), 3))
-    b = np.zeros(2 * ok.sum())
-    A[0::2, 0], A[0::2, 2] = 1.0, -xy[ok, 0]
-    A[1::2, 1], A[1::2, 2] = 1.0, -xy[ok, 1]
-    b[0::2] = xy[ok, 0] * X[ok, 2] - X[ok, 0]
-    b[1::2] = xy[ok, 1] * X[ok, 2] - X[ok, 1]
-    t = np.linalg.lstsq(A * np.repeat(sw, 2)[:, None], b * np.repeat(sw, 2), rcond=None)[0]
-    for _ in range(refine_iterations):
-        P = X[ok] + t
+    xy = normalized_points(np.asarray(keypoints_px, dtype=np.float64)[ok], intrinsics)
+    Xo, wo = X[ok], w[ok]
+    # Linear solve: rows (1, 0, -x) t = x X_z - X_x and (0, 1, -y) t = y X_z - X_y, weighted by w;
+    # normal equations (3x3), since numpy's lstsq overhead dominates at this size.
+    x, y = xy[:, 0], xy[:, 1]
+    bx, by = x * Xo[:, 2] - Xo[:, 0], y * Xo[:, 2] - Xo[:, 1]
+    sw, swx, swy = wo.sum(), (wo * x).sum(), (wo * y).sum()
+    AtA = np.array([[sw, 0.0, -swx], [0.0, sw, -swy], [-swx, -swy, (wo * (x * x + y * y)).sum()]])
+    Atb = np.array([(wo * bx).sum(), (wo * by).sum(), -(wo * (x * bx + y * by)).sum()])
+    t = _solve3(AtA, Atb)
+    for _ in range(refine_iterations):  # Gauss-Newton on the normalized reprojection error
+        P = Xo + t
         z = np.maximum(P[:, 2], 1e-3)
-        r = np.concatenate([P[:, 0] / z - xy[ok, 0], P[:, 1] / z - xy[ok, 1]])
-        J = np.zeros((2 * ok.sum(), 3))
-        n = ok.sum()
-        J[:n, 0], J[:n, 2] = 1.0 / z, -P[:, 0] / z**2
-        J[n:, 1], J[n:, 2] = 1.0 / z, -P[:, 1] / z**2
-        W = np.concatenate([sw, sw])
-        step = np.linalg.lstsq(J * W[:, None], -r * W, rcond=None)[0]
+        u, v = P[:, 0] / z, P[:, 1] / z
+        ru, rv = u - x, v - y
+        iz = 1.0 / z
+        # Jacobian rows: d(u)/dt = (1/z, 0, -u/z), d(v)/dt = (0, 1/z, -v/z)
+        a, b, c = iz, -u * iz, -v * iz
+        JtJ = np.array([[(wo * a * a).sum(), 0.0, (wo * a * b).sum()],
+                        [0.0, (wo * a * a).sum(), (wo * a * c).sum()],
+                        [(wo * a * b).sum(), (wo * a * c).sum(), (wo * (b * b + c * c)).sum()]])
+        Jtr = np.array([(wo * a * ru).sum(), (wo * a * rv).sum(), (wo * (b * ru + c * rv)).sum()])
+        step = _solve3(JtJ, -Jtr)
         t = t + step
         if np.abs(step).max() < 1e-7:
             break
     joints = X + t
     P = joints[ok]
     f = float(np.asarray(intrinsics.K)[0, 0])
-    reproj = np.sqrt(np.mean((P[:, :2] / P[:, 2:3] - xy[ok]) ** 2) * 2) * f
+    reproj = np.sqrt(np.mean((P[:, :2] / P[:, 2:3] - xy) ** 2) * 2) * f
     return Placement(joints=joints, translation=t, depth=float(joints[0, 2]), reprojection_px=float(reproj))
 
 
