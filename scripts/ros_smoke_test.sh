@@ -59,8 +59,8 @@ Environment (defaults in brackets):
   SMOKE_MAX_FRAMES          make-bag --max-frames for SMOKE_INPUT [300]
   SMOKE_FRAMES              frames of the synthetic sequence [60]
   SMOKE_WIDTH, SMOKE_HEIGHT image size of the synthetic sequence [320, 240]
-  SMOKE_IMAGE_TOPIC         image topic in the bag / launch image_topic [/camera/image_raw]
-  SMOKE_CAMERA_INFO_TOPIC   camera info topic / launch camera_info_topic [/camera/camera_info]
+  SMOKE_IMAGE_TOPIC         image topic in the bag / launch image_topic [/image_raw]
+  SMOKE_CAMERA_INFO_TOPIC   camera info topic / launch camera_info_topic [/camera_info]
   SMOKE_NODES               node layouts to launch, in order (full.launch.py nodes:=) [combined split]
   SMOKE_NAMESPACE           launch namespace:= (relative output topics move under it) []
   SMOKE_LAUNCH_ARGS         extra launch arguments, e.g. 'use_sim_time:=true backend:=...' []
@@ -101,8 +101,8 @@ WS_DIR="${REPO_ROOT}/ros2_ws"
 INSTALL_DIR="${HAND_PERCEPTION_WS:-${WS_DIR}/install}"
 BUILD_DIR="${SMOKE_BUILD_BASE:-${WS_DIR}/build}"
 SYMLINK_INSTALL="${SMOKE_SYMLINK_INSTALL:-1}"
-IMAGE_TOPIC="${SMOKE_IMAGE_TOPIC:-/camera/image_raw}"
-CAMERA_INFO_TOPIC="${SMOKE_CAMERA_INFO_TOPIC:-/camera/camera_info}"
+IMAGE_TOPIC="${SMOKE_IMAGE_TOPIC:-/image_raw}"
+CAMERA_INFO_TOPIC="${SMOKE_CAMERA_INFO_TOPIC:-/camera_info}"
 NODE_LAYOUTS="${SMOKE_NODES:-combined split}"
 NAMESPACE="${SMOKE_NAMESPACE:-}"
 QOS_RELIABILITY="${SMOKE_QOS_RELIABILITY:-reliable}"

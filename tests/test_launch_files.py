@@ -345,3 +345,12 @@ def test_full_launch_parameters_evaluate_typed_where_launch_is_installed(monkeyp
     evaluated = evaluate_parameters(context, normalize_parameters([made[0]["parameters"][1]]))[0]
     assert evaluated["device"] == "0" and evaluated["backend"] == "true" and evaluated["image_transport"] == "raw"
     assert evaluated["use_sim_time"] is False and evaluated["autostart"] is True
+
+
+def test_make_bag_topics_are_the_launch_defaults():
+    """A bag from ``hand-perception make-bag`` plays into ``full.launch.py bag:=...`` without topic arguments."""
+    from hand_perception.replay.cli import DEFAULT_CAMERA_INFO_TOPIC, DEFAULT_IMAGE_TOPIC
+
+    defaults = {name: default for name, default, _ in _arguments("full.launch.py")}
+    assert defaults["image_topic"] == DEFAULT_IMAGE_TOPIC
+    assert defaults["camera_info_topic"] == DEFAULT_CAMERA_INFO_TOPIC

@@ -366,9 +366,9 @@ def test_video_make_bag_and_replay(tmp_path):
     assert cli.make_bag_main([str(video), "--out", str(tmp_path / "made.mcap"), "--intrinsics",
                               str(tmp_path / "cam.yaml"), "--quiet", "--compressed"]) == 0
     made = read_bag(tmp_path / "made")
-    assert sorted(made) == ["/camera/camera_info", "/camera/image_raw/compressed"]
-    assert [ts_ for ts_, _ in made["/camera/image_raw/compressed"]] == [stamp(i) for i in range(N)]
-    assert made["/camera/camera_info"][0][1].k[0] == 120.0
+    assert sorted(made) == ["/camera_info", "/image_raw/compressed"]  # full.launch.py's default topics
+    assert [ts_ for ts_, _ in made["/image_raw/compressed"]] == [stamp(i) for i in range(N)]
+    assert made["/camera_info"][0][1].k[0] == 120.0
     # replaying the video directly and the bag made from it sees the same frames
     pipe_v, pipe_b = FakePipeline(), FakePipeline()
     cli.run_replay(video, tmp_path / "ov", None, pipeline=pipe_v, intrinsics=str(tmp_path / "cam.yaml"), progress=False)

@@ -322,6 +322,12 @@ def replay_main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
+#: make-bag's topics: the launch files' defaults, so ``ros2 launch hand_perception full.launch.py
+#: bag:=OUT`` plays a made bag into the nodes without topic arguments
+DEFAULT_IMAGE_TOPIC = "/image_raw"
+DEFAULT_CAMERA_INFO_TOPIC = "/camera_info"
+
+
 def build_make_bag_parser(prog: str = "hand-perception make-bag") -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog=prog, description="Turn a video or image folder into a rosbag2 mcap with "
                                 "sensor_msgs/Image (or CompressedImage) and sensor_msgs/CameraInfo.")
@@ -331,8 +337,10 @@ def build_make_bag_parser(prog: str = "hand-perception make-bag") -> argparse.Ar
     p.add_argument("--fps", type=float, help="frame rate (default: the video's / renderer's, else 30)")
     p.add_argument("--start-time", type=float, default=DEFAULT_START_NS / 1e9, help="first stamp in seconds")
     p.add_argument("--frame-id", default="camera", help="header.frame_id (the camera's optical frame)")
-    p.add_argument("--image-topic", default="/camera/image_raw")
-    p.add_argument("--camera-info-topic", default="/camera/camera_info")
+    p.add_argument("--image-topic", default=DEFAULT_IMAGE_TOPIC,
+                   help=f"default {DEFAULT_IMAGE_TOPIC}, as full.launch.py's image_topic (and v4l2_camera / usb_cam)")
+    p.add_argument("--camera-info-topic", default=DEFAULT_CAMERA_INFO_TOPIC,
+                   help=f"default {DEFAULT_CAMERA_INFO_TOPIC}, as full.launch.py's camera_info_topic")
     p.add_argument("--encoding", default="rgb8", choices=("rgb8", "bgr8", "mono8", "rgba8", "bgra8", "yuv422", "yuv422_yuy2"))
     p.add_argument("--compressed", action="store_true", help="write CompressedImage (JPEG) on <image-topic>/compressed")
     p.add_argument("--jpeg-quality", type=int, default=90)
@@ -343,8 +351,8 @@ def build_make_bag_parser(prog: str = "hand-perception make-bag") -> argparse.Ar
 
 
 def make_bag(source_path: str | Path, out: str | Path, *, intrinsics: str | None = None, fps: float | None = None,
-             start_ns: int = DEFAULT_START_NS, frame_id: str = "camera", image_topic: str = "/camera/image_raw",
-             camera_info_topic: str = "/camera/camera_info", encoding: str = "rgb8", compressed: bool = False,
+             start_ns: int = DEFAULT_START_NS, frame_id: str = "camera", image_topic: str = DEFAULT_IMAGE_TOPIC,
+             camera_info_topic: str = DEFAULT_CAMERA_INFO_TOPIC, encoding: str = "rgb8", compressed: bool = False,
              jpeg_quality: int = 90, max_frames: int | None = None, overwrite: bool = False,
              progress: bool = True) -> dict[str, Any]:
     """Video / image folder -> rosbag2 mcap. Returns a summary dict."""
