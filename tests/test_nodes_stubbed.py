@@ -300,18 +300,26 @@ class LifecycleNode:
 
         assert name not in self._params, f"parameter {name} already declared"
         assert descriptor is None or isinstance(descriptor, ParameterDescriptor)
+        if value is None and descriptor is not None and not descriptor.dynamic_typing:
+            # rclpy: 'Cannot declare a statically typed parameter with default value of type PARAMETER_NOT_SET'
+            # (with neither value nor descriptor it declares a dynamically typed parameter, deprecated)
+            raise ValueError(f"{name}: cannot declare a statically typed parameter with a None default")
         final = value
         if not ignore_override and name in self._overrides:
             final = self._overrides[name]
             if _ptype(final) != _ptype(value):
                 raise InvalidParameterTypeException(f"Trying to set parameter '{name}' to {final!r} of type "
                                                     f"{_ptype(final)}, expecting type {_ptype(value)}")
-            for r in (descriptor.floating_point_range if descriptor else []):
-                if not r.from_value <= final <= r.to_value:
-                    raise InvalidParameterValueException(f"{name}: {final} not in range")
-            for r in (descriptor.integer_range if descriptor else []):
-                if not r.from_value <= final <= r.to_value:
-                    raise InvalidParameterValueException(f"{name}: {final} not in range")
+        # rclpy applies the descriptor to whatever value is declared (the default included); the
+        # range is inclusive and an integer range's non-zero step must divide (value - from_value)
+        for r in (descriptor.floating_point_range if descriptor else []):
+            if not r.from_value <= final <= r.to_value:
+                raise InvalidParameterValueException(f"{name}: {final} not in range")
+        for r in (descriptor.integer_range if descriptor else []):
+            if not r.from_value <= final <= r.to_value:
+                raise InvalidParameterValueException(f"{name}: {final} not in range")
+            if r.step and final not in (r.from_value, r.to_value) and (final - r.from_value) % r.step:
+                raise InvalidParameterValueException(f"{name}: {final} is not a valid step")
         self._params[name] = final
         self._descriptors[name] = descriptor
         return ParameterValue(name, final)
@@ -745,3 +753,29 @@ def test_run_node_main_exits_cleanly(ros, monkeypatch):
 
     monkeypatch.setattr(ros.common, "SingleThreadedExecutor", Exec)
     assert ros.fc.main([]) == 0
+
+
+def test_failed_activate_is_undone(ros):
+    """rclpy returns the node to inactive on FAILURE: no subscription or worker may be left behind,
+    so the next activate subscribes exactly once."""
+    node = ros.est.HandEstimatorNode(parameter_overrides=[Parameter("autostart", value=False)])
+    try:
+        assert node.trigger_configure() == TransitionCallbackReturn.SUCCESS
+        worker_start = node.worker.start
+
+        def broken_start():
+            raise RuntimeError("no thread for you")
+
+        node.worker.start = broken_start
+        assert node.trigger_activate() == TransitionCallbackReturn.FAILURE
+        assert node.lifecycle_state == "inactive" and node._state == "inactive"
+        assert not [s for s in node.subscriptions if not s.destroyed]
+        assert "activate failed" in node.get_logger().text("error")
+        node.worker.start = worker_start
+        assert node.trigger_activate() == TransitionCallbackReturn.SUCCESS
+        sub(node, "image")  # exactly one live image subscription
+        sub(node, "camera_info")
+        assert node.worker.running
+        assert node.trigger_deactivate() == TransitionCallbackReturn.SUCCESS
+    finally:
+        node.close()

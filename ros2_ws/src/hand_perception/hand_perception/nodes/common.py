@@ -476,6 +476,12 @@ class HandPerceptionNode(LifecycleNode):
             self.worker.start()
         except Exception as exc:  # noqa: BLE001
             self.get_logger().error(f"activate failed: {type(exc).__name__}: {exc}")
+            # FAILURE returns the node to inactive: undo what was set up, so a later activate
+            # does not subscribe twice or find the worker already running
+            try:
+                self._stop_inputs()
+            except Exception as undo_exc:  # noqa: BLE001
+                self.get_logger().error(f"undoing the failed activate: {type(undo_exc).__name__}: {undo_exc}")
             return TransitionCallbackReturn.FAILURE
         self._state = "active"
         self.get_logger().info("active")
