@@ -106,7 +106,7 @@ def _run_until(model, k_last: int, **kw):
 
 
 def test_gap_is_bridged_by_constant_velocity_then_dropped():
-    cfg = TemporalConfig()
+    cfg = TemporalConfig(gap_velocity_damping=0.0)  # pure constant velocity (the default damps it)
     model = OneEuroTemporalModel(cfg)
     k_last = 30  # 1 s of observations
     (last,) = _run_until(model, k_last)
@@ -265,3 +265,35 @@ def test_reset_forgets_everything():
     model.reset()
     assert model.num_tracks == 0
     assert model.update(stamp(0), []) == []
+
+
+def test_default_gap_damping_beats_constant_velocity_on_real_motion(shared_data):
+    """Held-out FPHA sequences (odd-indexed), a 0.3 s gap every second: the default damped bridging
+    is closer to the measured joints than undamped constant velocity (measured 18.1 vs 20.3 mm)."""
+    from hand_perception.core.learned_forecasting import hand_state_from_joints
+    from hand_training.datasets_motion import fpha
+
+    root = shared_data / "motion" / "orig" / "fpha"
+    if not root.is_dir():
+        pytest.skip(f"FPHA sample not found under {root}")
+    seqs = fpha.read_fpha(root)[1::2]
+
+    def bridged_error(cfg: TemporalConfig) -> float:
+        errs = []
+        for seq in seqs:
+            joints = seq.joints[:, 1]
+            gaps = {i for start in range(15, len(joints) - 9, 30) for i in range(start, start + 9)}
+            model = OneEuroTemporalModel(cfg)
+            for i, j in enumerate(joints):
+                if not np.isfinite(j).all():
+                    continue
+                hands = [] if i in gaps else [hand_state_from_joints("right", j, track_id=1)]
+                for h in model.update(int(i / seq.fps * 1e9) + 1, hands):
+                    if not h.is_observed:
+                        errs.append(np.linalg.norm(h.joints - j, axis=1).mean())
+        assert len(errs) > 100
+        return float(np.mean(errs))
+
+    default = bridged_error(TemporalConfig(max_gap_s=0.35))
+    undamped = bridged_error(TemporalConfig(max_gap_s=0.35, gap_velocity_damping=0.0))
+    assert default < 0.95 * undamped, (default, undamped)
