@@ -341,6 +341,18 @@ def test_tensorrt_build_and_parity(toy_onnx, tmp_path, precision):
         assert not within(errs, tol), errs
 
 
+def test_torch_compile_option_on_cpu():
+    """``torch+compile`` (Inductor, C++ on the CPU) gives torch's outputs: the compile path the GPU
+    option uses, exercised here (first call compiles: ~20 s on 2 cores; cached afterwards)."""
+    spec = toy_spec()
+    arrays = spec.make_inputs({"batch": 2, "time": 16}, seed=5)
+    ref = create_backend(spec, "torch")(arrays)
+    b = create_backend(toy_spec(), "torch+compile")
+    assert b.config.compile
+    for _ in range(2):
+        assert not within(compare(ref, b(arrays)), (1e-5, 1e-5))
+
+
 @pytest.mark.parametrize("flags", ["", "+cudagraphs", "+compile"])
 def test_torch_cuda_options(flags):
     if not torch.cuda.is_available():
