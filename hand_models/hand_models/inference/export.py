@@ -115,6 +115,23 @@ def within(errors: dict[str, dict], tolerance: tuple[float, float]) -> list[str]
     return [k for k, e in errors.items() if not e["max_abs_err"] <= atol + rtol * e["max_abs_ref"]]
 
 
+def check_parity(spec: ExportSpec, run, tolerance: tuple[float, float], what: str) -> dict[str, dict]:
+    """Compare ``run(arrays) -> {output name: array}`` with eager torch at every ``check_sizes(spec)``
+    size; errors per size (JSON-keyed dims). Raises ``ExportParityError`` naming ``what`` beyond
+    ``tolerance`` (rtol, atol)."""
+    parity: dict[str, dict] = {}
+    for dims in check_sizes(spec):
+        arrays = spec.make_inputs(dims, seed=1)
+        errs = compare(torch_reference(spec, arrays), run(arrays))
+        parity[json.dumps(dims, sort_keys=True)] = errs
+        bad = within(errs, tolerance)
+        if bad:
+            raise ExportParityError(
+                f"{spec.name}: {what} differs from torch beyond tolerance rtol={tolerance[0]}, atol={tolerance[1]} "
+                f"at sizes {dims}: " + ", ".join(f"{k}: {errs[k]}" for k in bad))
+    return parity
+
+
 def export_onnx(
     spec: ExportSpec,
     out_dir: str | Path,
@@ -172,15 +189,7 @@ def export_onnx(
 
         _write_manifest(spec, path, "onnx", opset=opset, parity={}, out_dir=out_dir)
         ort_backend = OnnxRuntimeBackend(path, "onnxruntime")
-        for dims in check_sizes(spec):
-            arrays = spec.make_inputs(dims, seed=1)
-            errs = compare(torch_reference(spec, arrays), ort_backend(arrays))
-            parity[json.dumps(dims, sort_keys=True)] = errs
-            bad = within(errs, spec.tolerance)
-            if bad:
-                raise ExportParityError(
-                    f"{spec.name}: ONNX Runtime differs from torch beyond tolerance rtol={spec.tolerance[0]}, "
-                    f"atol={spec.tolerance[1]} at sizes {dims}: " + ", ".join(f"{k}: {errs[k]}" for k in bad))
+        parity = check_parity(spec, ort_backend, spec.tolerance, "ONNX Runtime")
         ort_backend.close()
     _write_manifest(spec, path, "onnx", opset=opset, parity={"onnxruntime_cpu_vs_torch": parity}, out_dir=out_dir)
     return path
@@ -204,17 +213,14 @@ def export_mixed_fp16(spec: ExportSpec, onnx_path: str | Path, check: bool = Tru
     if check:
         import onnxruntime as ort
 
-        tol = fp16_tolerance(spec)
+        # a plain session: the fp16 graph has no manifest of its own (it is an input to the engine build)
         sess = ort.InferenceSession(str(dst), providers=["CPUExecutionProvider"])
-        for dims in check_sizes(spec):
-            arrays = spec.make_inputs(dims, seed=1)
-            outs = sess.run([t.name for t in spec.outputs], {t.name: arrays[t.name] for t in spec.inputs})
-            errs = compare(torch_reference(spec, arrays), dict(zip([t.name for t in spec.outputs], outs)))
-            parity[json.dumps(dims, sort_keys=True)] = errs
-            bad = within(errs, tol)
-            if bad:
-                raise ExportParityError(f"{spec.name}: mixed-fp16 ONNX differs from torch beyond rtol={tol[0]}, "
-                                        f"atol={tol[1]} at {dims}: " + ", ".join(f"{k}: {errs[k]}" for k in bad))
+        names = [t.name for t in spec.outputs]
+
+        def run(arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+            return dict(zip(names, sess.run(names, {t.name: arrays[t.name] for t in spec.inputs})))
+
+        parity = check_parity(spec, run, fp16_tolerance(spec), "mixed-fp16 ONNX")
     return dst, parity
 
 
@@ -253,15 +259,7 @@ def export_tensorrt(
     if check:
         tol = tolerance or (fp16_tolerance(spec) if precision == "fp16" else spec.tolerance)
         engine = TensorRTBackend(path, "tensorrt" + ("+fp32" if precision == "fp32" else ""))
-        parity = {}
-        for dims in check_sizes(spec):
-            arrays = spec.make_inputs(dims, seed=1)
-            errs = compare(torch_reference(spec, arrays), engine(arrays))
-            parity[json.dumps(dims, sort_keys=True)] = errs
-            bad = within(errs, tol)
-            if bad:
-                raise ExportParityError(f"{spec.name}: TensorRT {precision} differs from torch beyond rtol={tol[0]}, "
-                                        f"atol={tol[1]} at {dims}: " + ", ".join(f"{k}: {errs[k]}" for k in bad))
+        parity = check_parity(spec, engine, tol, f"TensorRT {precision}")
         engine.close()
         _write_manifest(spec, path, "tensorrt", precision=precision, builder=builder,
                         parity={f"tensorrt_{precision}_vs_torch_cpu": parity, "tolerance": list(tol)}, out_dir=out_dir)

@@ -46,6 +46,7 @@ __all__ = [
     "encode_image",
     "image_to_rgb",
     "intrinsics_for_image",
+    "try_intrinsics_for_image",
 ]
 
 
@@ -506,3 +507,12 @@ def encode_compressed_image(rgb: np.ndarray, fmt: str = "jpeg", quality: int = 9
     if not ok:  # pragma: no cover - OpenCV always encodes uint8 RGB
         raise ValueError("OpenCV failed to encode the image")
     return {"format": f"rgb8; {name} compressed bgr8", "data": np.asarray(buf, np.uint8).reshape(-1)}
+
+
+def try_intrinsics_for_image(intr: CameraIntrinsics, width: int, height: int) -> tuple[CameraIntrinsics | None, str | None]:
+    """:func:`intrinsics_for_image` without raising: ``(intrinsics, note or None)`` when they fit
+    the image (adapted or not), ``(None, why)`` when they do not describe it."""
+    try:
+        return intrinsics_for_image(intr, width, height)
+    except ValueError as exc:
+        return None, str(exc)

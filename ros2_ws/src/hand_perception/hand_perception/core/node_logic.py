@@ -1165,7 +1165,7 @@ def prepare_frame(decode: Callable[[], np.ndarray], stamp_ns: int, frame_id: str
     'reset' warning, the caller resets its pipeline), frame id, decoding (bad -> skip and count),
     CameraInfo pairing and size check (missing -> default intrinsics with a warning, or skip when
     ``require_camera_info``). Never raises for bad input."""
-    from .image_codec import intrinsics_for_image
+    from .image_codec import try_intrinsics_for_image
 
     frame_id = str(frame_id) or frame_id_fallback or "camera"
     warnings: list[str] = []
@@ -1184,12 +1184,11 @@ def prepare_frame(decode: Callable[[], np.ndarray], stamp_ns: int, frame_id: str
         return PreparedFrame(stamp_ns, frame_id, None, None, warnings, skip_reason=f"bad image: {exc}")
     intr, problem = pairer.match(stamp_ns, frame_id)
     if intr is not None:
-        try:
-            intr, note = intrinsics_for_image(intr, image.shape[1], image.shape[0])
-            if note:
-                warnings.append(note)
-        except ValueError as exc:
-            intr, problem = None, str(exc)
+        intr, note = try_intrinsics_for_image(intr, image.shape[1], image.shape[0])
+        if intr is None:
+            problem = note
+        elif note:
+            warnings.append(note)
     if problem is not None and intr is not None:  # paired, with a note (e.g. frame_id mismatch)
         warnings.append(problem)
     if intr is None:

@@ -48,7 +48,7 @@ from hand_perception.core.image_codec import (
     compressed_to_rgb,
     decode_compressed_image,
     image_to_rgb,
-    intrinsics_for_image,
+    try_intrinsics_for_image,
 )
 from hand_perception.core.types import CameraIntrinsics
 
@@ -624,12 +624,11 @@ class BagSource(FrameSource):
             else:
                 intr, problem = self._pair(infos, stamp, frame_id)
             if intr is not None:
-                try:
-                    intr, note = intrinsics_for_image(intr, image.shape[1], image.shape[0])
-                    if note:
-                        warnings.append(note)
-                except ValueError as exc:
-                    intr, problem = None, str(exc)
+                intr, note = try_intrinsics_for_image(intr, image.shape[1], image.shape[0])
+                if intr is None:
+                    problem = note
+                elif note:
+                    warnings.append(note)
             if intr is None:
                 self.report.frames_without_camera_info += 1
                 warnings.append(f"{problem}: default intrinsics")
@@ -644,13 +643,9 @@ def _frame_intrinsics(intrinsics: CameraIntrinsics | None, rgb: np.ndarray,
     """Intrinsics fitted to this frame's size (with notes), counting frames left without any."""
     warnings: list[str] = []
     if intrinsics is not None:
-        try:
-            intrinsics, note = intrinsics_for_image(intrinsics, rgb.shape[1], rgb.shape[0])
-            if note:
-                warnings.append(note)
-        except ValueError as exc:
-            intrinsics = None
-            warnings.append(str(exc))
+        intrinsics, note = try_intrinsics_for_image(intrinsics, rgb.shape[1], rgb.shape[0])
+        if note:
+            warnings.append(note)
     if intrinsics is None:
         report.frames_without_camera_info += 1
     return intrinsics, warnings
