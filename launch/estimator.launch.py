@@ -24,7 +24,11 @@ ARGUMENTS = (
     ("namespace", "", "Namespace of the node and its relative topics."),
     ("use_sim_time", "false", "Use /clock (true when playing a bag with timing)."),
     ("bag", "", "rosbag2 to play with 'ros2 bag play'; empty: live camera."),
+    ("bag_topics", "", "Topics to play besides the node's inputs, space separated (e.g. '/tf /tf_static'); "
+     "'all': every recorded topic."),
     ("bag_loop", "true", "Loop the bag."),
+    ("target_frame", "", "Also publish the outputs in this TF frame (node parameter target_frame); empty: as in "
+     "the config."),
     ("bag_rate", "1.0", "Playback rate of the bag."),
     ("rviz", "false", "Start RViz with the hand markers and TF."),
     ("rviz_config", "", "RViz config; empty: the package's launch/hand_perception.rviz."),

@@ -3,7 +3,9 @@
     ros2 launch hand_perception forecaster.launch.py hands_topic:=/perception/hands
 
 Use it next to estimator.launch.py (or any HandArray publisher, e.g. a replayed output bag:
-``bag:=replay_out``). Includes full.launch.py with ``nodes:=forecaster``.
+``bag:=replay_out``: only its hands topic is played, so the recorded hands/forecast and
+hands/action do not compete with the node's own; ``bag_topics:=...`` adds topics). Includes
+full.launch.py with ``nodes:=forecaster``.
 """
 
 import os
@@ -23,8 +25,13 @@ ARGUMENTS = (
     ("device", "", "Device for learned models (cpu, cuda:0); empty: automatic."),
     ("namespace", "", "Namespace of the node and its relative topics."),
     ("use_sim_time", "false", "Use /clock (true when playing a bag with timing)."),
-    ("bag", "", "rosbag2 to play with 'ros2 bag play' (e.g. a replay output with hands); empty: none."),
+    ("bag", "", "rosbag2 to play with 'ros2 bag play' (e.g. a replay output with hands); empty: none. Only "
+     "the hands topic is played, not the recorded forecasts and actions."),
+    ("bag_topics", "", "Topics to play besides the node's inputs, space separated (e.g. '/tf /tf_static'); "
+     "'all': every recorded topic."),
     ("bag_loop", "true", "Loop the bag."),
+    ("target_frame", "", "Also publish the outputs in this TF frame (node parameter target_frame); empty: as in "
+     "the config."),
     ("bag_rate", "1.0", "Playback rate of the bag."),
     ("rviz", "false", "Start RViz."),
     ("rviz_config", "", "RViz config; empty: the package's launch/hand_perception.rviz."),

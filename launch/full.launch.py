@@ -36,9 +36,16 @@ ARGUMENTS = (
     ("device", "", "Device for learned models (cpu, cuda:0); empty: automatic."),
     ("namespace", "", "Namespace of the nodes and their relative topics (hands, hands/markers, ...)."),
     ("use_sim_time", "false", "Use /clock (true when playing a bag with timing)."),
-    ("bag", "", "rosbag2 (folder, .mcap or .db3) to play with 'ros2 bag play'; empty: live camera."),
+    ("bag", "", "rosbag2 (folder, .mcap or .db3) to play with 'ros2 bag play'; empty: live camera. Only the "
+     "inputs of the launched nodes are played (see bag_topics)."),
+    ("bag_topics", "",
+     "Topics to play from the bag besides the inputs of the launched nodes, space separated (e.g. '/tf "
+     "/tf_static' for target_frame); 'all' plays every recorded topic (outputs too: they then compete with "
+     "the nodes' own)."),
     ("bag_loop", "true", "Loop the bag (stamps going backwards reset the tracks)."),
     ("bag_rate", "1.0", "Playback rate of the bag."),
+    ("target_frame", "", "Node parameter target_frame: also publish hands, markers and forecasts in this TF frame "
+     "(e.g. base_link); empty: as in the config (default: camera frame only)."),
     ("rviz", "false", "Start RViz with the hand markers and TF."),
     ("rviz_config", "", "RViz config; empty: the package's launch/hand_perception.rviz."),
     ("rviz_fixed_frame", "camera", "RViz fixed frame: the camera's optical frame_id (header.frame_id of the images)."),
@@ -89,6 +96,54 @@ def _rviz_config(template: str, fixed_frame: str) -> str:
     return path
 
 
+def resolve_topic(name: str, namespace: str) -> str:
+    """Fully qualified name of a topic as a node in ``namespace`` resolves it (relative names get
+    the namespace; absolute ones stay)."""
+    name = name.strip()
+    if name.startswith("/"):
+        return name
+    ns = namespace.strip().strip("/")
+    return f"/{ns}/{name}" if ns else f"/{name}"
+
+
+def bag_input_topics(mode: str, image_topic: str, image_transport: str, camera_info_topic: str,
+                     hands_topic: str, namespace: str) -> list[str]:
+    """Recorded topics the nodes of ``mode`` subscribe to, as 'ros2 bag play --topics' wants them.
+
+    The estimator (combined, split, estimator) takes the image (raw, or <image_topic>/compressed)
+    and camera_info; the standalone forecaster takes hands. In split mode the forecaster is fed by
+    the estimator, so a recorded hands topic is NOT played. A replay output bag also holds
+    hands/forecast, hands/action, markers and /tf: playing them would put a second publisher
+    next to the launched nodes' own.
+    """
+    topics = []
+    if mode in ("combined", "split", "estimator"):
+        image = resolve_topic(image_topic, namespace)
+        topics.append(image.rstrip("/") + "/compressed" if image_transport == "compressed" else image)
+        topics.append(resolve_topic(camera_info_topic, namespace))
+    if mode == "forecaster":
+        topics.append(resolve_topic(hands_topic or "hands", namespace))
+    return topics
+
+
+def bag_play_command(bag: str, rate: str, loop: bool, clock: bool, topics: list[str], extra: str) -> list[str]:
+    """The 'ros2 bag play' command line: ``topics`` plus the space/comma separated ``extra`` ones,
+    or every recorded topic when ``extra`` is 'all'."""
+    cmd = ["ros2", "bag", "play", bag, "--rate", rate or "1.0"]
+    if loop:
+        cmd.append("--loop")
+    if clock:
+        cmd.append("--clock")
+    extra_topics = extra.replace(",", " ").split()
+    if [t.lower() for t in extra_topics] == ["all"]:
+        return cmd
+    selected: list[str] = []
+    for t in topics + extra_topics:
+        if t not in selected:
+            selected.append(t)
+    return cmd + ["--topics", *selected]
+
+
 def _setup(context, *args, **kwargs):
     def get(name: str) -> str:
         return LaunchConfiguration(name).perform(context)
@@ -108,7 +163,7 @@ def _setup(context, *args, **kwargs):
         "autostart": _truthy(get("autostart")),
         "image_transport": _string_param(get("image_transport") or "raw"),
     }
-    for key in ("backend", "device"):
+    for key in ("backend", "device", "target_frame"):
         if get(key):
             overrides[key] = _string_param(get(key))
     image_topic = get("image_topic")
@@ -143,11 +198,10 @@ def _setup(context, *args, **kwargs):
 
     bag = get("bag")
     if bag:
-        cmd = ["ros2", "bag", "play", bag, "--rate", get("bag_rate") or "1.0"]
-        if _truthy(get("bag_loop")):
-            cmd.append("--loop")
-        if use_sim_time:
-            cmd.append("--clock")
+        inputs = bag_input_topics(mode, image_topic, get("image_transport") or "raw", get("camera_info_topic"),
+                                  get("hands_topic"), namespace)
+        cmd = bag_play_command(bag, get("bag_rate"), _truthy(get("bag_loop")), use_sim_time, inputs,
+                               get("bag_topics"))
         actions.append(ExecuteProcess(cmd=cmd, output="screen", name="bag_play"))
 
     if _truthy(get("rviz")):

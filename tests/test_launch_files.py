@@ -256,7 +256,8 @@ def test_full_launch_setup_bag_rviz_split(full_launch):
         "use_sim_time": True, "autostart": True, "image_transport": "raw", "backend": "tflite", "device": "cuda:0"}
     assert nodes["hand_forecaster"]["remappings"] == [("hands", "/other/hands")]
     bag = next(a for a in actions if type(a).__name__ == "ExecuteProcess")
-    assert bag.kwargs["cmd"] == ["ros2", "bag", "play", "/data/b", "--rate", "1.0", "--loop", "--clock"]
+    assert bag.kwargs["cmd"] == ["ros2", "bag", "play", "/data/b", "--rate", "1.0", "--loop", "--clock",
+                                 "--topics", "/cam/image", "/camera_info"]
     rviz = next(a for a in actions if type(a).__name__ == "Node")
     rviz_file = Path(rviz.kwargs["arguments"][1])
     assert "Fixed Frame: cam_optical" in rviz_file.read_text()
@@ -354,3 +355,57 @@ def test_make_bag_topics_are_the_launch_defaults():
     defaults = {name: default for name, default, _ in _arguments("full.launch.py")}
     assert defaults["image_topic"] == DEFAULT_IMAGE_TOPIC
     assert defaults["camera_info_topic"] == DEFAULT_CAMERA_INFO_TOPIC
+
+
+# --------------------------------------------------------------------------- bag topic filter (issue 11 defect 4)
+
+
+def _bag_cmd(module, **values) -> list[str]:
+    actions = module._setup(_context(module, bag="/data/replay_out", **values))
+    (bag,) = [a for a in actions if type(a).__name__ == "ExecuteProcess"]
+    return bag.kwargs["cmd"]
+
+
+def _played(cmd: list[str]) -> list[str] | None:
+    """Topics after --topics (None: every topic is played)."""
+    return cmd[cmd.index("--topics") + 1:] if "--topics" in cmd else None
+
+
+def test_forecaster_bag_plays_only_hands_not_the_recorded_outputs(full_launch, tmp_path):
+    """``forecaster.launch.py bag:=<replay output>`` must not replay hands/forecast and hands/action
+    next to the node's own publishers (two publishers on one topic, 22.8 Hz instead of 11.4)."""
+    from hand_perception.replay.writer import ReplayBagWriter
+
+    with ReplayBagWriter(tmp_path / "out", namespace="") as writer:
+        recorded = set(writer.topic_names.values())
+    cmd = _bag_cmd(full_launch, nodes="forecaster")
+    assert cmd[:4] == ["ros2", "bag", "play", "/data/replay_out"]
+    assert _played(cmd) == ["/hands"]
+    assert set(_played(cmd)) < recorded and "/hands/forecast" in recorded and "/hands/action" in recorded
+    # a namespace and a remapped hands topic resolve as the node resolves them
+    assert _played(_bag_cmd(full_launch, nodes="forecaster", namespace="robot")) == ["/robot/hands"]
+    assert _played(_bag_cmd(full_launch, nodes="forecaster", namespace="robot", hands_topic="/cam1/hands")) == [
+        "/cam1/hands"]
+
+
+@pytest.mark.parametrize("mode", ["combined", "split", "estimator"])
+def test_estimator_bags_play_only_image_and_camera_info(full_launch, mode):
+    """A replay output with --copy-inputs holds the images and the recorded outputs: only the inputs
+    play (split: the forecaster takes the live estimator's hands, not the recorded ones)."""
+    assert _played(_bag_cmd(full_launch, nodes=mode)) == ["/image_raw", "/camera_info"]
+    assert _played(_bag_cmd(full_launch, nodes=mode, image_transport="compressed", image_topic="cam/image",
+                            camera_info_topic="cam/camera_info", namespace="/r1/")) == [
+        "/r1/cam/image/compressed", "/r1/cam/camera_info"]
+
+
+def test_bag_topics_argument_adds_topics_or_plays_all(full_launch):
+    cmd = _bag_cmd(full_launch, nodes="forecaster", bag_topics="/tf_static, /tf /hands")
+    assert _played(cmd) == ["/hands", "/tf_static", "/tf"]  # no duplicates, inputs first
+    cmd = _bag_cmd(full_launch, nodes="forecaster", bag_topics="all", bag_loop="false")
+    assert cmd == ["ros2", "bag", "play", "/data/replay_out", "--rate", "1.0"]
+
+
+@pytest.mark.parametrize("name", FILES)
+def test_every_launch_file_with_a_bag_forwards_the_topic_filter(name):
+    args = {a[0]: a[1] for a in _arguments(name)}
+    assert "bag" in args and args["bag_topics"] == "" and args["target_frame"] == ""
