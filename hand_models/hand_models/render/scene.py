@@ -113,6 +113,19 @@ class SyntheticFrame:
     K: np.ndarray
     dist: np.ndarray
     hands: list[HandGroundTruth] = field(default_factory=list)
+    #: (H, W) float32 metric depth (camera z, metres) registered to ``image``: the nearest surface in
+    #: each pixel's footprint (hands, arms, person, background wall); None with ``SceneConfig.depth`` off
+    depth: np.ndarray | None = None
+
+    def noisy_depth(self, config=None, seed: int | None = None) -> np.ndarray:
+        """``depth`` through the RealSense-like error model (:mod:`.depth_noise`), float32 metres,
+        0 where invalid; deterministic for this frame (``seed`` defaults to the frame index)."""
+        from hand_models.render.depth_noise import realsense_depth
+
+        if self.depth is None:
+            raise ValueError("this frame was rendered without depth (SceneConfig.depth is False)")
+        return realsense_depth(self.depth, float(self.K[0, 0]), self.image,
+                               seed=(0xDE9, self.index if seed is None else int(seed)), config=config)
 
     def hand(self, side: str) -> HandGroundTruth | None:
         return next((h for h in self.hands if h.side == side), None)
@@ -132,6 +145,8 @@ class SceneConfig:
     vignette: tuple[float, float] = (0.0, 0.35)
     ambient_occlusion: float = 0.45  # strength of the screen-space occlusion (0: off)
     threads: int = 2  # shading threads (results do not depend on it)
+    depth: bool = True  # render the registered metric depth image (SyntheticFrame.depth)
+    wall_gap: tuple[float, float] = (0.3, 1.5)  # background wall this far behind the body / hands (m)
     motion: MotionConfig = field(default_factory=MotionConfig)
 
 
@@ -731,6 +746,11 @@ class SyntheticSequence(Sequence[SyntheticFrame]):
         pad = 16
         self._noise_bank = np.round(rng.standard_normal((3, self.height + pad, self.width + pad, 3), dtype=np.float32)
                                     * self.noise_sigma).astype(np.int16)
+        # depth of the background: a slightly tilted wall behind the person (own random stream, so the
+        # colour images do not change with it); n . X = wall_z on the optical axis
+        rng_d = np.random.default_rng([self.seed, 0xDE97])
+        self.wall_z = float(self.body_z + rng_d.uniform(*cfg.wall_gap))
+        self._wall_tilt = rng_d.uniform(-0.2, 0.2, 2)
 
     def _separate_in_depth(self, duration: float, gap: float = 0.1, reach: float = 0.16) -> dict:
         """Per-side depth offsets over time that keep the two hands from passing through each
@@ -847,6 +867,7 @@ class SyntheticSequence(Sequence[SyntheticFrame]):
             noisy = out.astype(np.int16)
             noisy += self._noise_bank[k, oy:oy + H, ox:ox + W]
             out = np.clip(noisy, 0, 255).astype(np.uint8)
+        depth = self._depth_image(fr, ss, dx, dy) if cfg.depth else None
         # ground truth
         depth_at = _DepthLookup(fr, owner, meshes, W * ss, ss)
         hands = []
@@ -862,7 +883,29 @@ class SyntheticSequence(Sequence[SyntheticFrame]):
                                          visibility=vis, global_orient=p["global_orient"], hand_pose=p["hand_pose"],
                                          betas=p["betas"], transl=p["transl"], bbox=bbox, gesture=p["label"]))
         return SyntheticFrame(index=index, image=np.ascontiguousarray(out), stamp_ns=self.stamp_ns(index),
-                              K=self.K.copy(), dist=self.dist.copy(), hands=hands)
+                              K=self.K.copy(), dist=self.dist.copy(), hands=hands, depth=depth)
+
+    def background_depth(self, dx: int = 0, dy: int = 0) -> np.ndarray:
+        """(H, W) float32 depth (m) of what lies behind the hands and arms: the person (when drawn)
+        in front of a plane wall; ``dx, dy`` is the background pan of the drifting camera (px)."""
+        H, W = self.height, self.width
+        yy, xx = np.mgrid[0:H, 0:W].astype(np.float64)
+        xn, yn = (xx - self.K[0, 2]) / self.K[0, 0], (yy - self.K[1, 2]) / self.K[1, 1]
+        a, b = self._wall_tilt
+        wall = (self.wall_z / np.clip(1.0 + a * xn + b * yn, 0.3, None)).astype(np.float32)
+        person = getattr(self, "_person_depth", None)
+        if person is not None:
+            crop = person[self.margin + dy:self.margin + dy + H, self.margin + dx:self.margin + dx + W]
+            wall = np.minimum(wall, crop)
+        return wall
+
+    def _depth_image(self, fr: Fragments, ss: int, dx: int, dy: int) -> np.ndarray:
+        """(H, W) float32 depth of frame fragments ``fr`` (rendered at ``ss`` x): per output pixel the
+        nearest surface among its ``ss x ss`` samples, the background depth where none is covered."""
+        H, W = self.height, self.width
+        z = fr.depth[:H * ss, :W * ss].reshape(H, ss, W, ss).min(axis=(1, 3))
+        bg = self.background_depth(dx, dy)
+        return np.where(np.isfinite(z), z, bg).astype(np.float32)
 
     def _hand_attrs(self, side: str) -> np.ndarray:
         m = self._models[side]
@@ -951,7 +994,8 @@ class SyntheticSequence(Sequence[SyntheticFrame]):
         K = self.K.copy()
         K[0, 2] += self.margin
         K[1, 2] += self.margin
-        lowpix, rgba, _, _ = _render_meshes(meshes, K, w, h, self.lighting, 0.0)
+        lowpix, rgba, fr_person, _ = _render_meshes(meshes, K, w, h, self.lighting, 0.0)
+        self._person_depth = fr_person.depth  # (h, w) with the margin, inf where empty
         layer = np.zeros((h * w, 4), np.float32)
         layer[lowpix] = rgba
         layer = cv2.GaussianBlur(layer.reshape(h, w, 4), (0, 0), rng.uniform(0.8, 2.5))

@@ -89,6 +89,8 @@ class HandEstimator:
         self._intrinsics_warned = False
         #: last MANO fit per (side, track id): warm start of the next frame's fit
         self._last_fit: dict[tuple[str, int], dict[str, np.ndarray]] = {}
+        #: placement source and depth std per (side, track id) (RGB-D, see _apply_depth)
+        self._placement: dict[tuple[str, int], tuple[str, float]] = {}
 
     # ------------------------------------------------------------------------------------------
     def reset(self) -> None:
@@ -98,6 +100,7 @@ class HandEstimator:
             self.temporal.reset()
         self._last_stamp = None
         self._last_fit = {}
+        self._placement = {}
 
     def model_info(self) -> dict[str, str]:
         fitter = next(iter(self.fitters.values()), None)
@@ -162,13 +165,17 @@ class HandEstimator:
         frame_id: str = "camera",
         color_order: str = "rgb",
         still: bool = False,
+        depth: np.ndarray | None = None,
     ) -> FrameResult:
         """Estimate the hands in one frame.
 
         image (H, W, 3) uint8 in ``color_order`` ('rgb' or 'bgr'), or (H, W) grayscale;
         stamp_ns: the image's stamp; intrinsics: camera model of the image (None: default focal
         length, flagged in the result); still: treat the image on its own (no tracking, no
-        temporal filtering). Returns a FrameResult whose hands are in the camera optical frame.
+        temporal filtering); depth: optional (H, W) depth image registered to ``image`` (float
+        metres, or integer millimetres; 0/NaN/inf = no depth; another size with the same aspect
+        ratio is resized), used by :mod:`depth_placement` to place each hand metrically (the hands
+        say which source placed them). Returns a FrameResult whose hands are in the camera optical frame.
         """
         from hand_perception.core.mediapipe_hands import prepare_image
 
@@ -191,6 +198,7 @@ class HandEstimator:
         t = time.perf_counter()
         lifted = [(kp, self._lift(kp, intr, warnings)) for kp in detections]
         lifted = [(kp, res) for kp, res in lifted if res is not None]
+        placement_info = self._apply_depth(lifted, depth, width, height, warnings)  # RGB-D (depth_placement)
         stages["placement"] = time.perf_counter() - t
 
         t = time.perf_counter()
@@ -206,10 +214,47 @@ class HandEstimator:
             hands = self.temporal.update(stamp_ns, hands)
             warnings.extend(getattr(self.temporal, "last_warnings", []))
         stages["temporal"] = time.perf_counter() - t
+        self._attach_placement(hands, placement_info)
 
         return FrameResult(stamp_ns=stamp_ns, frame_id=frame_id, hands=hands,
                            intrinsics_default=intr.is_default, latency_s=time.perf_counter() - t_start,
                            stage_latency_s=stages, warnings=warnings)
+
+    def _apply_depth(self, lifted, depth, width: int, height: int, warnings: list[str]) -> dict:
+        """RGB-D placement: rescales each lifted hand in place by :func:`place_with_depth`.
+        Returns {(side, track_id): (placement source, depth std m)} for every lifted hand."""
+        from hand_perception.core.depth import prepare_depth
+        from hand_perception.core.depth_placement import PLACEMENT_MONOCULAR, place_with_depth
+
+        info = {}
+        depth_m = None
+        if depth is not None:
+            depth_m, problem = prepare_depth(depth, width, height, depth_scale=0.001)
+            if problem:
+                warnings.append(f"depth not used ({problem}); hands placed monocular")
+        for k, (kp, (placed, conf)) in enumerate(lifted):
+            mono_std = getattr(placed, "depth_std", None)
+            key = (kp.side, int(kp.track_id))
+            if depth_m is None:
+                info[key] = (PLACEMENT_MONOCULAR, float(mono_std) if mono_std is not None else float("nan"))
+                continue
+            res = place_with_depth(placed.joints, kp.keypoints, conf, depth_m, mono_std_m=mono_std)
+            if res.reason:
+                warnings.append(f"hand {kp.track_id}: depth not used ({res.reason})")
+            lifted[k] = (kp, (dataclasses.replace(placed, joints=res.joints, depth=res.depth), conf))
+            info[key] = (res.source, res.depth_std)
+        return info
+
+    def _attach_placement(self, hands: list[HandState], info: dict) -> None:
+        """Set placement_source/depth_std of the output hands (bridged hands keep their track's last)."""
+        for h in hands:
+            key = (h.side, int(h.track_id))
+            if key in info:
+                self._placement[key] = info[key]
+            if key in self._placement:
+                h.placement_source, h.depth_std = self._placement[key]
+        live = {(h.side, int(h.track_id)) for h in hands}
+        self._placement = {k: v for k, v in self._placement.items() if k in live}
 
     def _fit_and_build(self, lifted, intr: CameraIntrinsics, warnings: list[str]) -> list[HandState]:
         """MANO fit per side (batched) and HandState assembly.

@@ -63,8 +63,11 @@ class HandPerceptionPipeline:
         return stamp_ns - self._last_forecast_ns >= int(1e9 / rate) - 1
 
     def process(self, image: np.ndarray, stamp_ns: int, intrinsics: CameraIntrinsics | None = None,
-                frame_id: str = "camera", color_order: str = "rgb") -> PipelineOutput:
-        frame = self.estimator.process(image, stamp_ns, intrinsics, frame_id=frame_id, color_order=color_order)
+                frame_id: str = "camera", color_order: str = "rgb", depth: np.ndarray | None = None) -> PipelineOutput:
+        """One frame through estimator and forecaster; ``depth``: optional (H, W) depth image in
+        metres registered to ``image`` (see ``HandEstimator.process``)."""
+        frame = self.estimator.process(image, stamp_ns, intrinsics, frame_id=frame_id, color_order=color_order,
+                                       depth=depth)
         if any("tracks reset" in w for w in frame.warnings):
             self.forecaster.reset()
             self._last_forecast_ns = None

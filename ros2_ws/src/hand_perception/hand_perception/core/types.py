@@ -70,7 +70,9 @@ class HandState:
     joints (21, 3) metres, camera optical frame; keypoints_2d (21, 2) px; keypoint_confidence (21,);
     wrist_position (3,) metres and wrist_orientation_xyzw (4,) unit quaternion (camera frame);
     bbox (4,) px xyxy; depth is the wrist z in metres; is_observed is false when the temporal stage
-    predicted this hand through a gap; model names the MANO model the parameters refer to.
+    predicted this hand through a gap; model names the MANO model the parameters refer to;
+    placement_source says what placed the hand metrically ("monocular", "depth" or "fused", see
+    ``depth_placement``); depth_std is the 1-sigma uncertainty of ``depth`` in metres (NaN: unknown).
     """
 
     side: Side
@@ -86,6 +88,8 @@ class HandState:
     is_observed: bool = True
     depth: float = float("nan")
     model: str = ""
+    placement_source: str = "monocular"
+    depth_std: float = float("nan")
 
 
 @dataclass
