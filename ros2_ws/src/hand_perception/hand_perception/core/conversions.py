@@ -73,6 +73,14 @@ SIDE_BOTH = 2  # ActionEstimate only
 _SIDE_CODES: dict[str, int] = {"left": SIDE_LEFT, "right": SIDE_RIGHT}
 _SIDE_NAMES: dict[int, Side] = {SIDE_LEFT: "left", SIDE_RIGHT: "right"}
 
+# Constants of Hand.placement_source (checked against Hand.msg by the tests).
+PLACEMENT_MONOCULAR = 0
+PLACEMENT_DEPTH = 1
+PLACEMENT_FUSED = 2
+_PLACEMENT_CODES: dict[str, int] = {"monocular": PLACEMENT_MONOCULAR, "depth": PLACEMENT_DEPTH,
+                                    "fused": PLACEMENT_FUSED}
+_PLACEMENT_NAMES: dict[int, str] = {v: k for k, v in _PLACEMENT_CODES.items()}
+
 NUM_JOINTS = 21
 HAND_POSE_DIM = 45
 BETAS_DIM = 10
@@ -362,8 +370,17 @@ def hand_to_msg(hand: HandState, stamp_ns: int, frame_id: str, types: MessageTyp
         keypoint_confidence=fixed(keypoint_confidence),
         bbox=fixed(bbox),
         depth=float(hand.depth),
+        depth_std=float(getattr(hand, "depth_std", float("nan"))),
+        placement_source=_placement_code(getattr(hand, "placement_source", "monocular")),
         model=str(hand.model),
     )
+
+
+def _placement_code(source: Any) -> int:
+    try:
+        return _PLACEMENT_CODES[str(source)]
+    except KeyError:
+        raise ValueError(f"placement_source must be one of {sorted(_PLACEMENT_CODES)}, got {source!r}") from None
 
 
 def msg_to_hand(msg: Any) -> HandState:
@@ -396,6 +413,8 @@ def msg_to_hand(msg: Any) -> HandState:
         is_observed=bool(msg.is_observed),
         depth=float(msg.depth),
         model=str(msg.model),
+        placement_source=_PLACEMENT_NAMES.get(int(getattr(msg, "placement_source", 0)), "monocular"),
+        depth_std=float(getattr(msg, "depth_std", float("nan"))),
     )
 
 
