@@ -369,12 +369,12 @@ def _full(name: str) -> str:
 def test_every_msg_parses_and_package_lists_them(rb: conv.RosbagsTypes) -> None:
     files = conv.msg_files()
     assert {Path(p).stem for p in files.values()} == EXPECTED_MSGS
-    assert conv.msg_dir() == Path(__file__).resolve().parents[1] / "ros2_ws" / "src" / PKG / "msg"
+    _assert_msg_dir_is_this_package(conv.msg_dir())
     for name, path in files.items():
         parsed = get_types_from_msg(path.read_text(), name)
         assert name in parsed
         assert name in rb.typestore.types
-    pkg_dir = conv.msg_dir().parent
+    pkg_dir = SOURCE_MSG_DIR.parent  # CMakeLists.txt is not installed
 
     # CMakeLists.txt lists exactly the msg files and the foreign packages they use.
     cmake = (pkg_dir / "CMakeLists.txt").read_text()
@@ -425,6 +425,35 @@ def test_names_follow_rosidl_rules(rb: conv.RosbagsTypes) -> None:
         "nonlocal", "not", "or", "pass", "raise", "return", "try", "while", "with", "yield", "self",
         "default", "delete", "new", "operator", "private", "public", "struct", "switch", "union",
         "module", "sequence", "string", "boolean", "octet", "enum", "const", "typedef", "interface",
+SOURCE_MSG_DIR = Path(__file__).resolve().parents[1] / "ros2_ws" / "src" / PKG / "msg"
+
+
+def _assert_msg_dir_is_this_package(found: Path) -> None:
+    """``conv.msg_dir()`` is the source ``msg/`` folder or, with the workspace sourced (its
+    non-symlinked install first on the path), the installed ``share/<PKG>/msg`` holding the same
+    files."""
+    if found == SOURCE_MSG_DIR:
+        return
+    assert found.parts[-3:] == ("share", PKG, "msg"), f"{found} is neither {SOURCE_MSG_DIR} nor an installed share folder"
+    source = {p.name: p.read_text() for p in SOURCE_MSG_DIR.glob("*.msg")}
+    installed = {p.name: p.read_text() for p in found.glob("*.msg")}
+    assert installed == source, f"{found} differs from {SOURCE_MSG_DIR}: rebuild the workspace (colcon build)"
+
+
+def test_msg_dir_check_accepts_an_installed_share_folder(tmp_path: Path) -> None:
+    share = tmp_path / "install" / PKG / "share" / PKG / "msg"
+    share.mkdir(parents=True)
+    for p in SOURCE_MSG_DIR.glob("*.msg"):
+        (share / p.name).write_text(p.read_text())
+    _assert_msg_dir_is_this_package(share)  # what ament_index finds with ROS sourced
+    first = sorted(share.glob("*.msg"))[0]
+    first.write_text(first.read_text() + "\nint32 stale_field\n")
+    with pytest.raises(AssertionError, match="rebuild the workspace"):
+        _assert_msg_dir_is_this_package(share)
+    with pytest.raises(AssertionError, match="neither"):
+        _assert_msg_dir_is_this_package(tmp_path)
+
+
         "float", "double", "long", "short", "char", "int", "unsigned", "void", "case", "out", "inout",
     }
     for path in conv.msg_files().values():

@@ -31,8 +31,11 @@ from collections.abc import Sequence
 import numpy as np
 import pytest
 
-if importlib.util.find_spec("rclpy") is not None:  # the real thing is tested in tests/ros/
-    pytest.skip("rclpy is installed: the nodes are tested for real in tests/ros/", allow_module_level=True)
+# With ROS sourced the real thing is tested in tests/ros/. A marker, not a module-level
+# pytest.skip: launch_testing's pytest plugin imports every test module during collection and a
+# module-level skip taken there aborts the collection of the whole folder (tests/conftest.py).
+pytestmark = pytest.mark.skipif(importlib.util.find_spec("rclpy") is not None,
+                                reason="rclpy is installed: the nodes are tested for real in tests/ros/")
 
 pytest.importorskip("rosbags")
 
@@ -734,7 +737,7 @@ def test_forecaster_node(ros):
             cb(frame_result_to_hand_array(FrameResult(T0 + k * 33_333_333, "cam", [hand]), types_))
         assert wait(lambda: node.stats.processed == 12), node.get_logger().records[-5:]
         fc = pub(node, "hands/forecast").messages
-        assert len(fc) >= 3 and fc[-1].model == "constant_velocity" and len(fc[-1].mean.hands) == 1
+        assert len(fc) >= 3 and fc[-1].model == "constant_velocity" and fc[-1].has_mean and len(fc[-1].hands) == 1
         assert len(pub(node, "hands/action").messages) >= 3
         # a looped input: stamps go back -> forecaster reset, keeps publishing
         cb(frame_result_to_hand_array(FrameResult(T0, "cam", [hand]), types_))
