@@ -16,8 +16,10 @@ def test_fpha_real(shared_data):
     if not root.is_dir():
         pytest.skip(f"FPHA skeletons not found under {root}")
     seqs = fpha.read_fpha(root)
-    assert len(seqs) == 45 and len(fpha.labels(seqs)) == 45
-    s = next(q for q in seqs if q.label == "stir")
+    # the official 1:1 training half (600) + the 45 Subject_1 repetition-1 test sequences
+    assert len(seqs) == 645 and len(fpha.labels(seqs)) == 45
+    assert sum(q.meta["subject"] == "Subject_1" and q.meta["repetition"] == "1" for q in seqs) == 45
+    s = next(q for q in seqs if q.label == "stir" and q.name.endswith("Subject_1/stir/1"))
     assert s.fps == 30 and s.sides_present() == ["right"] and np.isnan(s.joints[:, 0]).all()
     # same joints as the converted copy (mm, canonical21)
     z = np.load(shared_data / "motion" / "uniform" / "fpha__Subject_1__stir__1.npz")
