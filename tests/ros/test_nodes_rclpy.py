@@ -193,7 +193,7 @@ def test_forecaster_node_publishes_forecasts_and_actions():
             h.spin_until(lambda k=k: node.stats.processed >= k + 1, 5)
         assert h.spin_until(lambda: len(h.got.get("hands/forecast", [])) >= 2 and h.got.get("hands/action"), 10)
         fc = h.got["hands/forecast"][-1]
-        assert fc.model == "constant_velocity" and len(fc.samples) >= 1 and len(fc.mean.hands) == 2
+        assert fc.model == "constant_velocity" and fc.num_samples >= 1 and fc.has_mean and len(fc.hands) == 2
     finally:
         h.close()
 
