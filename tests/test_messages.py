@@ -121,6 +121,8 @@ def make_hand(rng: np.random.Generator, side: str, variant: int, with_mano: bool
         is_observed=bool(variant == 0),
         depth=0.4 + rng.random(),
         model=f"procedural_mano_v{variant}",
+        placement_source=("monocular", "fused", "depth")[variant % 3],
+        depth_std=0.002 + 0.01 * rng.random(),
     )
 
 
