@@ -47,7 +47,11 @@ class EstimatorConfig:
     min_keypoint_confidence: keypoints below it are treated as missing in placement and IK;
     backend: where the MediaPipe networks run: 'tflite' (LiteRT, default), 'torch',
     'onnxruntime', 'tensorrt' (our torch port, ``hand_models.inference``); device: 'cpu' or
-    'cuda' for backends that support it.
+    'cuda' for backends that support it; hand_length_left_m / hand_length_right_m: calibrated
+    hand length per side (m, wrist crease to the middle fingertip of the flat hand; 0 = estimate
+    it per track over time from the landmark network's metric hands); size_window: frames in that
+    running estimate (median); keypoint_spread: how far the 2D keypoints spread compared with
+    skeleton joints (``placement.KEYPOINT_SPREAD``; 1 = take the keypoints as joints).
     """
 
     max_hands: int = 2
@@ -65,6 +69,10 @@ class EstimatorConfig:
     min_keypoint_confidence: float = 0.2
     backend: str = "tflite"
     device: str = "cpu"
+    hand_length_left_m: float = 0.0
+    hand_length_right_m: float = 0.0
+    size_window: int = 90
+    keypoint_spread: float = 0.945
 
 
 @dataclass
@@ -85,12 +93,18 @@ class ForecastSection(ForecastConfig):
     """ForecastConfig plus the choice of model and rate: 'constant_velocity' (no weights,
     default) or a learned model 'ghtt' / 'ghtt_pa' / 'ghtt_pb' (G-HTT prediction paths) /
     'diffusion', which needs ``checkpoint`` (trained by hand_training) and draws ``num_samples``
-    futures. horizon_s, time_step_s and max_staleness_s apply to every model."""
+    futures. horizon_s, time_step_s and max_staleness_s apply to every model.
+    ``recognizer``: optional action-recogniser checkpoint (``python -m hand_training.actions``);
+    when set, its per-hand labels (taxonomy ``recognizer_taxonomy``, refused if the checkpoint's
+    differs; '' accepts any) over the last ``recognizer_window_s`` join the forecaster's actions."""
 
     model: str = "constant_velocity"
     rate_hz: float = 10.0
     checkpoint: str | None = None
     num_samples: int = 20
+    recognizer: str | None = None
+    recognizer_taxonomy: str = "fpha"
+    recognizer_window_s: float = 2.0
 
 
 @dataclass

@@ -37,13 +37,31 @@ def make_forecaster(section: ForecastSection) -> MotionForecaster:
                                    max_staleness_s=section.max_staleness_s)
 
 
+def with_recognizer(forecaster: MotionForecaster, section: ForecastSection) -> MotionForecaster:
+    """``forecaster`` plus the action recogniser of ``section.recognizer`` (unchanged when unset)."""
+    if not section.recognizer:
+        return forecaster
+    from hand_perception.core.action_recognition import (ActionRecognitionConfig, OnlineActionRecognizer,
+                                                         RecognizingForecaster)
+
+    cfg = ActionRecognitionConfig(checkpoint=section.recognizer, taxonomy=section.recognizer_taxonomy,
+                                  window_s=section.recognizer_window_s, max_staleness_s=section.max_staleness_s)
+    return RecognizingForecaster(forecaster, OnlineActionRecognizer(cfg))
+
+
+def build_forecaster(config: PipelineConfig) -> MotionForecaster:
+    """The forecaster (plus action recogniser) of a whole pipeline config; the standalone
+    forecaster node builds its forecaster with this (see node_logic.build_forecaster)."""
+    return with_recognizer(make_forecaster(config.forecast), config.forecast)
+
+
 class HandPerceptionPipeline:
     """Runs the estimator on every frame and the forecaster at ``forecast.rate_hz`` (stream time)."""
 
     def __init__(self, config: PipelineConfig | None = None, tracker=None) -> None:
         self.config = config or PipelineConfig()
         self.estimator = HandEstimator(self.config.estimator, self.config.temporal, tracker=tracker)
-        self.forecaster: MotionForecaster = make_forecaster(self.config.forecast)
+        self.forecaster: MotionForecaster = build_forecaster(self.config)
         self._last_forecast_ns: int | None = None
 
     def reset(self) -> None:

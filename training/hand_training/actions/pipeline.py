@@ -1,0 +1,185 @@
+"""One path from data to engine for FPHA action recognition: split -> augmented views ->
+leave-one-subject-out cross-validation within the training half -> final models on the whole
+training half -> evaluation on the test-half sequences present -> report JSON + plots -> model
+cards; the better model by cross-validated top-1 becomes ``recognizer.pt`` (the default).
+
+Resumable at fold / model granularity: a finished fold (``cv/<model>_<subject>.json``) or final
+model (``<model>.pt``) is not redone. Outputs go under the run folder (keep it in ``outputs/``,
+which git ignores: weights trained on FPHA must never be committed or shipped).
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from hand_models.networks.actions.model import RecognizerConfig, load_checkpoint, save_checkpoint
+
+from . import report
+from .data import TAXONOMY, AugmentConfig, LabelledSequence, Split, load_fpha_split
+from .evaluate import ONLINE_S, evaluate_recognizer, top1
+from .train import ALL_GROUPS, ModelSpec, TrainConfig, _dist, build_views, plain_features, predict_features, train_recognizer
+
+log = logging.getLogger(__name__)
+
+
+def model_specs(conf: dict) -> list[ModelSpec]:
+    base = dict(conf.get("train", {}))
+    specs = []
+    for name, m in (conf.get("models") or {}).items():
+        m = dict(m)
+        groups = tuple(m.pop("groups", ALL_GROUPS))
+        tr = TrainConfig(**{**base, **m.pop("train", {})})
+        specs.append(ModelSpec(name, RecognizerConfig(**m), groups, tr))
+    if not specs:
+        raise ValueError("config has no models")
+    return specs
+
+
+def _views(conf: dict, seqs: list[LabelledSequence], out: Path, progress: bool) -> np.ndarray:
+    length = int(conf.get("length", 32))
+    n = int(conf.get("views", 16))
+    path = out / f"views_{n}x{length}.npy"
+    if path.exists():
+        v = np.load(path)
+        if v.shape[:3] == (len(seqs), n, length):
+            return v
+    v = build_views(seqs, n, length, AugmentConfig.from_dict(conf.get("augment")), int(conf.get("train", {}).get("seed", 0)),
+                    progress)
+    if _dist()[0] == 0:
+        np.save(path, v)
+    return v
+
+
+def _eval_features(seqs: list[LabelledSequence], length: int) -> dict[str, np.ndarray]:
+    feats = {"whole": plain_features(seqs, length)}
+    for t in ONLINE_S:
+        feats[str(t)] = plain_features(seqs, length, t)
+    return feats
+
+
+def _scores(model, feats: dict[str, np.ndarray], y: np.ndarray) -> dict:
+    probs = {k: predict_features(model, f) for k, f in feats.items()}
+    return {"top1": top1(probs["whole"], y), "online_top1": {k: top1(p, y) for k, p in probs.items() if k != "whole"},
+            "pred": probs["whole"].argmax(1).tolist()}
+
+
+def cross_validate(spec: ModelSpec, split: Split, views: np.ndarray, length: int, out: Path, progress: bool) -> dict:
+    """Leave-one-subject-out within the training half: per held-out subject, train on the others."""
+    y = np.array([s.label for s in split.train])
+    subjects = np.array([s.subject for s in split.train])
+    feats = _eval_features(split.train, length)
+    folds = {}
+    preds = np.full(len(y), -1)
+    online = {str(t): np.zeros(len(y)) for t in ONLINE_S}
+    for subj in sorted(set(subjects)):
+        path = out / "cv" / f"{spec.name}_{subj}.json"
+        test = subjects == subj
+        if path.exists():
+            import json
+
+            r = json.loads(path.read_text())
+        else:
+            t0 = time.time()
+            model = train_recognizer(spec, views[~test], y[~test], split.labels, length, TAXONOMY, progress,
+                                     desc=f"{spec.name} cv {subj}")
+            r = _scores(model, {k: f[test] for k, f in feats.items()}, y[test])
+            r["seconds"] = round(time.time() - t0, 1)
+            r["correct"] = [int(p == t) for p, t in zip(r["pred"], y[test])]
+            if _dist()[0] == 0:
+                report.write_json(path, r)
+        folds[subj] = {"top1": r["top1"], "online_top1": r["online_top1"], "sequences": int(test.sum()),
+                       "seconds": r.get("seconds")}
+        preds[test] = r["pred"]
+        log.info("%s cv %s: top-1 %.3f", spec.name, subj, r["top1"])
+    n = len(y)
+    return {"protocol": "leave-one-subject-out within the official training half (6 folds)",
+            "top1": float((preds == y).mean()), "sequences": n,
+            "online_top1": {k: float(np.sum([folds[s]["online_top1"][k] * folds[s]["sequences"] for s in folds]) / n)
+                            for k in online},
+            "folds": folds, "confusion_pred": preds.tolist()}
+
+
+def run(conf: dict, out: str | Path, data: str | Path, progress: bool = True, command: str = "", config_path: str = "") -> dict:
+    """Train / cross-validate / evaluate every model of ``conf``; write report, plots, cards."""
+    torch.set_num_threads(int(conf.get("threads", 1)))
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    rank, _ = _dist()
+    split = load_fpha_split(data)
+    if not split.train:
+        raise ValueError(f"no training-half sequences found under {data}")
+    length = int(conf.get("length", 32))
+    views = _views(conf, split.train, out, progress)
+    y = np.array([s.label for s in split.train])
+    res: dict = {"taxonomy": TAXONOMY, "data": str(data), "train_sequences": len(split.train),
+                 "test_sequences_present": len(split.test), "missing_sequences": list(split.missing),
+                 "models": {}}
+    for spec in model_specs(conf):
+        t0 = time.time()
+        entry: dict = {"config": spec.config.to_dict(), "groups": list(spec.groups), "train": asdict(spec.train)}
+        if conf.get("cv", True):
+            entry["cv"] = cross_validate(spec, split, views, length, out, progress)
+        path = out / f"{spec.name}.pt"
+        if path.exists():
+            model = load_checkpoint(path, taxonomy=TAXONOMY)
+        else:
+            model = train_recognizer(spec, views, y, split.labels, length, TAXONOMY, progress, desc=f"{spec.name} final")
+            if rank == 0:
+                save_checkpoint(path, model, {"trained_on": "FPHA 1:1 training half (600 sequences)",
+                                              "groups": list(spec.groups)})
+        if split.test:
+            entry["test"] = evaluate_recognizer(model, split.test)
+        entry["seconds"] = round(time.time() - t0, 1)
+        res["models"][spec.name] = entry
+    if rank != 0:
+        return res
+    key = "cv" if conf.get("cv", True) else "test"
+    best = max(res["models"], key=lambda k: res["models"][k].get(key, {}).get("top1", -1.0))
+    res["selected"] = {"model": best, "by": f"{key} top-1"}
+    shutil.copyfile(out / f"{best}.pt", out / "recognizer.pt")
+    _write_outputs(res, split, out, conf, command, config_path)
+    return res
+
+
+def _write_outputs(res: dict, split: Split, out: Path, conf: dict, command: str, config_path: str) -> None:
+    from .evaluate import confusion
+
+    y = np.array([s.label for s in split.train])
+    for name, e in res["models"].items():
+        if "cv" in e:
+            pred = np.array(e["cv"].pop("confusion_pred"))
+            cm = confusion(pred, y, len(split.labels))
+            with np.errstate(invalid="ignore", divide="ignore"):
+                per = np.diag(cm) / cm.sum(1)
+            cvres = {"labels": split.labels, "confusion": cm.tolist(), "top1": e["cv"]["top1"], "sequences": len(y),
+                     "per_class_top1": {split.labels[i]: float(per[i]) for i in range(len(per))},
+                     "online_top1": e["cv"]["online_top1"]}
+            e["cv"]["per_class_top1"] = cvres["per_class_top1"]
+            report.plot_report(cvres, out / "plots", f"{name}_cv")
+        if "test" in e:
+            report.plot_report(e["test"], out / "plots", f"{name}_test45")
+        metrics = {"cv LOSO top-1": e.get("cv", {}).get("top1")}
+        metrics.update({f"cv online top-1 after {k} s": v for k, v in e.get("cv", {}).get("online_top1", {}).items()})
+        if "test" in e:
+            metrics[f"test-half sequences present ({e['test']['sequences']}) top-1"] = e["test"]["top1"]
+            metrics.update({f"test online top-1 after {k} s": v for k, v in e["test"]["online_top1"].items()})
+        report.write_model_card(out / f"{name}.card.md", name, {
+            "taxonomy": TAXONOMY, "num_classes": len(split.labels), "joint_layout": "canonical21",
+            "architecture": f"{e['config']} over feature groups {e['groups']}",
+            "input": f"one hand (a left hand mirrored), gaps filled, resampled to {conf.get('length', 32)} frames",
+            "data": f"F-PHAB official 1:1 training half ({len(split.train)} sequences, 6 subjects, 45 actions); the "
+                    f"{len(split.test)} test-half sequences present were never trained on",
+            "split": "F-PHAB data_split_action_recognition.txt (600 train / 575 test)",
+            "validation": "leave-one-subject-out cross-validation within the training half (6 folds); pessimistic "
+                          "for the 1:1 protocol, whose test subjects also appear in training",
+            "augmentation": str(AugmentConfig.from_dict(conf.get("augment"))),
+            "metrics": metrics, "command": command, "config": config_path, "seconds": e.get("seconds"),
+            "threads": conf.get("threads", 1)})
+    report.write_json(out / "report.json", res)
