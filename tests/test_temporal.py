@@ -14,6 +14,7 @@ from hand_perception.core.temporal import (
     OneEuroTemporalModel,
     TemporalConfig,
     TemporalModel,
+    limit_hands,
     validate_hand,
 )
 
@@ -34,11 +35,12 @@ def truth_rotation(t: float) -> Rotation:
     return Rotation.from_rotvec(W * t) * R0
 
 
-def moving_hand(t: float, track_id: int = 3, side: str = "right", **kw):
-    """Hand at time t of a constant linear + angular velocity motion (rigid joints)."""
+def moving_hand(t: float, track_id: int = 3, side: str = "right", position_shift=(0.0, 0.0, 0.0), **kw):
+    """Hand at time t of a constant linear + angular velocity motion (rigid joints), moved by
+    ``position_shift`` (m; its 2D keypoints and box move consistently)."""
     pose = Rotation.from_rotvec(POSE_W.reshape(15, 3) * t).as_rotvec().reshape(45)
-    return hand_state(side=side, track_id=track_id, rotation=truth_rotation(t), position=P0 + V * t,
-                      hand_pose=pose, **kw)
+    return hand_state(side=side, track_id=track_id, rotation=truth_rotation(t),
+                      position=P0 + V * t + np.asarray(position_shift, dtype=np.float64), hand_pose=pose, **kw)
 
 
 def test_is_a_temporal_model():
@@ -160,8 +162,10 @@ def test_new_track_id_near_a_bridged_track_takes_it_over():
     model.update(stamp(21), [])
     model.update(stamp(22), [])
     out = model.update(stamp(23), [moving_hand(23 / RATE, track_id=9)])
-    assert [h.track_id for h in out] == [9]  # no ghost of track 3
+    assert [h.track_id for h in out] == [3]  # no ghost, and the hand keeps its older id
     assert model.num_tracks == 1
+    out = model.update(stamp(24), [moving_hand(24 / RATE, track_id=9)])
+    assert [(h.track_id, h.is_observed) for h in out] == [(3, True)]
     # the adopted filter state continues smoothly (velocity known, so almost no lag jump)
     assert np.linalg.norm(out[0].wrist_position - (P0 + V * 23 / RATE)) < 0.01
 
@@ -174,7 +178,16 @@ def test_far_new_track_does_not_take_over():
     far.wrist_position = far.wrist_position + [0.3, 0.0, 0.0]
     far.joints = far.joints + [0.3, 0.0, 0.0]
     out = model.update(stamp(22), [far])
-    assert sorted((h.track_id, h.is_observed) for h in out) == [(3, False), (9, True)]
+    # a second right hand is not published beside the bridged one: the observed hand wins and the
+    # bridged track ends (issue 11 defect 3)
+    assert [(h.track_id, h.is_observed) for h in out] == [(9, True)]
+    assert model.num_tracks == 1
+    # a bridged hand of the other side stays
+    model2 = OneEuroTemporalModel()
+    _run_until(model2, 20)
+    model2.update(stamp(21), [])
+    out = model2.update(stamp(22), [moving_hand(22 / RATE, track_id=9, side="left", position_shift=(0.3, 0, 0))])
+    assert sorted((h.track_id, h.side, h.is_observed) for h in out) == [(3, "right", False), (9, "left", True)]
 
 
 @pytest.mark.parametrize("jump", [0, -1, -15])
@@ -297,3 +310,86 @@ def test_default_gap_damping_beats_constant_velocity_on_real_motion(shared_data)
     default = bridged_error(TemporalConfig(max_gap_s=0.35))
     undamped = bridged_error(TemporalConfig(max_gap_s=0.35, gap_velocity_damping=0.0))
     assert default < 0.95 * undamped, (default, undamped)
+
+
+# -- one hand per side, re-association with the older id (issue 11 defect 3) ----------------------------
+
+
+def test_new_id_8_6_cm_from_the_prediction_is_the_same_hand():
+    """The bag of issue 11: a new right-hand track 8.6 cm (mostly in depth, where monocular
+    placement is least certain) from a bridged right track was published beside it."""
+    model = OneEuroTemporalModel()
+    _run_until(model, 20)
+    model.update(stamp(21), [])
+    model.update(stamp(22), [])
+    shift = (0.01, 0.0, 0.0855)  # 8.6 cm, the image position barely changes
+    out = model.update(stamp(23), [moving_hand(23 / RATE, track_id=12, position_shift=shift)])
+    assert [(h.track_id, h.side, h.is_observed) for h in out] == [(3, "right", True)]
+    assert model.num_tracks == 1
+
+
+def test_gate_grows_with_depth_and_speed_but_not_without_bound():
+    model = OneEuroTemporalModel()
+    _run_until(model, 20)
+    model.update(stamp(21), [])
+    # 2 hand sizes away in the image: not the same hand, even at the same depth
+    out = model.update(stamp(22), [moving_hand(22 / RATE, track_id=12, position_shift=(0.2, 0.0, 0.0))])
+    assert [(h.track_id, h.is_observed) for h in out] == [(12, True)]
+
+
+def test_observed_hand_with_a_known_id_ends_a_bridged_track_of_its_side():
+    model = OneEuroTemporalModel()
+    for k in range(10):  # two right-hand tracks from a confused tracker, at different times
+        model.update(stamp(k), [moving_hand(k / RATE, track_id=1)] if k < 5 else
+                     [moving_hand(k / RATE, track_id=2, position_shift=(0.25, 0, 0))])
+    # track 1 ended when track 2 (its side) was observed; nothing else is ever published
+    out = model.update(stamp(10), [moving_hand(10 / RATE, track_id=2, position_shift=(0.25, 0, 0))])
+    assert [h.track_id for h in out] == [2]
+
+
+def test_two_observed_hands_of_one_side_keep_the_more_confident(caplog):
+    model = OneEuroTemporalModel()
+    a = moving_hand(0.0, track_id=1, confidence=0.6)
+    b = moving_hand(0.0, track_id=2, confidence=0.9, position_shift=(0.3, 0, 0))
+    c = moving_hand(0.0, track_id=3, side="left", position_shift=(-0.3, 0, 0))
+    with caplog.at_level(logging.WARNING):
+        out = model.update(stamp(0), [a, b, c])
+    assert sorted((h.track_id, h.side) for h in out) == [(2, "right"), (3, "left")]
+    assert any("per side" in w for w in model.last_warnings)
+    # switched off (e.g. two people): both right hands pass
+    model = OneEuroTemporalModel(TemporalConfig(one_hand_per_side=False, max_hands=4))
+    assert len(model.update(stamp(0), [a, b, c])) == 3
+
+
+def test_never_more_than_one_hand_per_side_or_max_hands_in_random_streams():
+    rng = np.random.default_rng(4)
+    for max_hands in (1, 2):
+        model = OneEuroTemporalModel(TemporalConfig(max_hands=max_hands))
+        next_id = 0
+        ids = {"right": 0, "left": 1}
+        for k in range(300):
+            hands = []
+            for side, sign in (("right", 1.0), ("left", -1.0)):
+                if rng.uniform() < 0.3:
+                    continue  # detection gap
+                if rng.uniform() < 0.1:  # the tracker restarts this hand with a new id
+                    next_id += 1
+                    ids[side] = 10 + next_id
+                jitter = rng.normal(0, 0.05, 3) + (sign * 0.2, 0.0, 0.0)
+                hands.append(moving_hand(k / RATE, track_id=ids[side], side=side, position_shift=jitter))
+            out = model.update(stamp(k), hands)
+            sides = [h.side for h in out]
+            assert len(out) <= max_hands and len(sides) == len(set(sides)), (k, sides)
+            observed = {h.side for h in hands}
+            if len(observed) <= max_hands:
+                assert observed <= {h.side for h in out if h.is_observed}
+
+
+def test_limit_hands_priorities():
+    obs_r = moving_hand(0.0, track_id=1, confidence=0.5)
+    brid_r = moving_hand(0.0, track_id=2, confidence=0.9)
+    brid_r.is_observed = False
+    obs_l = moving_hand(0.0, track_id=3, side="left", confidence=0.7)
+    assert [h.track_id for h in limit_hands([brid_r, obs_r, obs_l])] == [1, 3]
+    assert [h.track_id for h in limit_hands([brid_r, obs_r, obs_l], max_hands=1)] == [3]
+    assert [h.track_id for h in limit_hands([brid_r, obs_r, obs_l], 3, one_per_side=False)] == [2, 1, 3]

@@ -20,14 +20,25 @@ frame in stamp order and returns the hands to publish for that frame.
   damped, and the prediction is fed through the same filter so the output stays smooth. Bridged
   hands have ``is_observed=False`` and their confidences decay with half-life
   ``confidence_half_life_s``. After ``max_gap_s`` the track is dropped.
-* A new track id that appears close (``reassociate_distance_m``) to the prediction of a bridged
-  track of the same side takes that track over (the detector re-acquired the same hand).
+* A new track id that appears near the prediction of a bridged track of the same side takes that
+  track over (the detector re-acquired the same hand) and is published under the bridged track's
+  (older) id. "Near" is gated in the image and in 3D: the new hand's box centre lies within
+  ``reassociate_image_distance`` hand sizes of the predicted box centre, and its wrist within
+  ``reassociate_distance_m + reassociate_depth_fraction * z + 0.5 * speed * gap`` of the predicted
+  wrist (monocular depth is uncertain in proportion to z; the prediction in proportion to speed
+  and gap).
+* One hand per side (``one_hand_per_side``, on by default: one person in front of the camera) and at
+  most ``max_hands`` hands are published per frame: of two observed hands with the same side the
+  more confident is kept; a bridged track whose side is observed in this frame (and was not taken
+  over) ends; observed hands come before bridged ones, then higher confidence.
 * Stamps that go backwards or repeat reset all tracks (logged warning); the frame is then
   processed as the first one. Hands with NaN/inf values or malformed arrays are dropped with a
   warning. ``update`` never raises for bad hands or stamps; ``last_warnings`` lists what happened
   in the latest call (the estimator can copy it into ``FrameResult.warnings``).
 
 Output order: observed hands in input order, then bridged hands ordered by track key.
+:func:`limit_hands` applies the per-side and ``max_hands`` caps to any list of hands (the estimator
+uses it after any temporal model).
 """
 
 from __future__ import annotations
@@ -44,7 +55,7 @@ from scipy.spatial.transform import Rotation
 from .filters import AxisAngleOneEuroFilter, OneEuroFilter, RotationOneEuroFilter, normalize_quaternions
 from .types import SIDES, HandState, ManoParams
 
-__all__ = ["TemporalModel", "TemporalConfig", "OneEuroTemporalModel", "validate_hand"]
+__all__ = ["TemporalModel", "TemporalConfig", "OneEuroTemporalModel", "validate_hand", "limit_hands"]
 
 logger = logging.getLogger(__name__)
 
@@ -106,9 +117,17 @@ class TemporalConfig:
     #: on real FPHA motion (odd-indexed sequences, a gap every second) the bridged joints' error was
     #: 12.9 / 18.1 mm for 0.2 / 0.3 s gaps vs 13.6 / 20.3 mm undamped and 14.0 / 18.9 mm held still
     gap_velocity_damping: float = 12.0
-    #: a new track id within this wrist distance (m) of a bridged track of the same side adopts it
-    #: (<= 0 disables)
+    #: a new track id adopts a bridged track of the same side when its wrist lies within
+    #: reassociate_distance_m + reassociate_depth_fraction * z (+ half the predicted travel) of the
+    #: bridged track's predicted wrist (m) and its box centre within reassociate_image_distance hand
+    #: sizes (box side, px) of the predicted box centre (reassociate_distance_m <= 0 disables)
     reassociate_distance_m: float = 0.08
+    reassociate_depth_fraction: float = 0.15
+    reassociate_image_distance: float = 1.0
+    #: publish at most one hand per side (one person); of two, observed beats bridged, then confidence
+    one_hand_per_side: bool = True
+    #: most hands published per frame (observed first)
+    max_hands: int = 2
 
     def __post_init__(self) -> None:
         for name in ("max_gap_s", "confidence_half_life_s"):
@@ -117,6 +136,30 @@ class TemporalConfig:
                 raise ValueError(f"TemporalConfig.{name} must be > 0, got {v}")
         if not self.gap_velocity_damping >= 0:
             raise ValueError("TemporalConfig.gap_velocity_damping must be >= 0")
+        if int(self.max_hands) < 1:
+            raise ValueError(f"TemporalConfig.max_hands must be >= 1, got {self.max_hands}")
+        for name in ("reassociate_depth_fraction", "reassociate_image_distance"):
+            if not getattr(self, name) >= 0:
+                raise ValueError(f"TemporalConfig.{name} must be >= 0")
+
+
+def limit_hands(hands: list[HandState], max_hands: int = 2, one_per_side: bool = True) -> list[HandState]:
+    """At most ``max_hands`` hands and (with ``one_per_side``) one per side, input order kept.
+
+    Priority: observed before bridged (``is_observed=False``), then higher confidence, then input
+    order. Returns a new list with the same objects.
+    """
+    rank = sorted(range(len(hands)), key=lambda i: (not hands[i].is_observed, -float(hands[i].confidence), i))
+    keep: list[int] = []
+    sides: set[str] = set()
+    for i in rank:
+        if len(keep) >= max(0, int(max_hands)):
+            break
+        if one_per_side and hands[i].side in sides:
+            continue
+        keep.append(i)
+        sides.add(hands[i].side)
+    return [hands[i] for i in sorted(keep)]
 
 
 def validate_hand(hand: HandState) -> str | None:
@@ -167,9 +210,11 @@ def _disp(dt: float, damping: float) -> float:
 class _Track:
     """Filters and last observation of one track."""
 
-    def __init__(self, key: Any, side: str, cfg: TemporalConfig) -> None:
+    def __init__(self, key: Any, side: str, cfg: TemporalConfig, out_id: int = -1) -> None:
         self.key = key
         self.side = side
+        #: the id this track is published under (kept when a new input id takes the track over)
+        self.out_id = int(out_id)
         self.cfg = cfg
         c = cfg
         self.f_joints = OneEuroFilter(c.position_min_cutoff, c.position_beta, c.position_d_cutoff, speed_axis=-1)
@@ -230,7 +275,7 @@ class _Track:
         depth = float(wrist[2]) if math.isfinite(float(hand.depth)) else float(hand.depth)
         return HandState(
             side=hand.side,
-            track_id=hand.track_id,
+            track_id=self.out_id,
             confidence=float(hand.confidence),
             keypoints_2d=kp2d,
             keypoint_confidence=_f64(hand.keypoint_confidence),
@@ -257,6 +302,14 @@ class _Track:
     def predict_wrist(self, t: float) -> np.ndarray:
         return self._lin("wrist", t - self.last_obs_t)
 
+    def predict_box(self, t: float) -> np.ndarray:
+        """Predicted bbox (2, 2) px (top-left, bottom-right) at ``t``."""
+        return self._lin("bbox", t - self.last_obs_t)
+
+    def wrist_speed(self) -> float:
+        """Speed (m/s) of the wrist at the last observation."""
+        return float(np.linalg.norm(self.snap["wrist"][1])) if "wrist" in self.snap else 0.0
+
     def predict(self, t: float) -> HandState:
         """Bridged hand at ``t`` (> last observation): predictions fed through the filters."""
         assert self.last_hand is not None
@@ -281,7 +334,7 @@ class _Track:
         depth = float(wrist[2]) if math.isfinite(float(h.depth)) else float(h.depth)
         return HandState(
             side=h.side,
-            track_id=h.track_id,
+            track_id=self.out_id,
             confidence=float(h.confidence) * decay,
             keypoints_2d=kp2d,
             keypoint_confidence=_f64(h.keypoint_confidence) * decay,
@@ -361,6 +414,19 @@ class OneEuroTemporalModel(TemporalModel):
             else:
                 order.append(key)
             chosen[key] = hand
+        if self.config.one_hand_per_side:
+            # one person: two observed hands of one side cannot both be right; keep the more confident
+            best: dict[str, Any] = {}
+            for key in order:
+                side = chosen[key].side
+                if side not in best or float(chosen[key].confidence) > float(chosen[best[side]].confidence):
+                    best[side] = key
+            dropped = [k for k in order if best[chosen[k].side] != k]
+            if dropped:
+                self._warn(f"temporal: {len(order)} observed hands for {len(best)} side(s); keeping the most "
+                           f"confident per side, dropping track(s) {dropped}")
+                order = [k for k in order if k not in dropped]
+                chosen = {k: chosen[k] for k in order}
 
         out: list[HandState] = []
         observed_keys: set[Any] = set()
@@ -372,47 +438,74 @@ class OneEuroTemporalModel(TemporalModel):
             if track is None:
                 track = self._adopt(key, hand, t, set(chosen))
             if track is None:
-                track = _Track(key, hand.side, self.config)
+                track = _Track(key, hand.side, self.config, out_id=int(hand.track_id))
             self._tracks[key] = track
             observed_keys.add(key)
             try:
                 out.append(track.observe(hand, t))
             except (ValueError, FloatingPointError) as exc:  # defensive: never kill the stream
                 self._warn(f"temporal: filtering failed for track {key!r} ({exc}); track restarted")
-                track = _Track(key, hand.side, self.config)
+                track = _Track(key, hand.side, self.config, out_id=track.out_id)
                 self._tracks[key] = track
                 out.append(track.observe(hand, t))
 
+        observed_sides = {chosen[k].side for k in order}
+        bridged: list[HandState] = []
         for key in sorted((k for k in self._tracks if k not in observed_keys), key=repr):
             track = self._tracks[key]
             if t - track.last_obs_t > self.config.max_gap_s or track.last_hand is None:
                 del self._tracks[key]
                 continue
+            if self.config.one_hand_per_side and track.side in observed_sides:
+                # its side is observed now and the observation did not take it over: another hand
+                # (or the same one the gates could not confirm) is that side now; the track ends
+                logger.debug("temporal: bridged track %r ends: side %s is observed", key, track.side)
+                del self._tracks[key]
+                continue
             try:
-                out.append(track.predict(t))
+                bridged.append(track.predict(t))
             except (ValueError, FloatingPointError) as exc:
                 self._warn(f"temporal: prediction failed for track {key!r} ({exc}); track dropped")
                 del self._tracks[key]
-        return out
+        return limit_hands(out + bridged, self.config.max_hands, self.config.one_hand_per_side)
+
+    def _adoption_distance(self, track: _Track, hand: HandState, t: float) -> float | None:
+        """How far ``hand`` is from ``track``'s prediction at ``t`` relative to the gates (< 1 passes both),
+        or None when it fails a gate."""
+        cfg = self.config
+        dt = max(0.0, t - track.last_obs_t)
+        pred_wrist = track.predict_wrist(t)
+        wrist = np.asarray(hand.wrist_position, dtype=np.float64)
+        travel = track.wrist_speed() * _disp(dt, cfg.gap_velocity_damping)
+        radius = cfg.reassociate_distance_m + cfg.reassociate_depth_fraction * max(float(pred_wrist[2]), 0.0)
+        radius += 0.5 * travel
+        d3 = float(np.linalg.norm(pred_wrist - wrist)) / radius
+        box = track.predict_box(t)
+        size = float(max(box[1, 0] - box[0, 0], box[1, 1] - box[0, 1], 1.0))
+        new_box = np.asarray(hand.bbox, dtype=np.float64).reshape(2, 2)
+        d2 = float(np.linalg.norm(box.mean(0) - new_box.mean(0))) / max(cfg.reassociate_image_distance * size, 1e-9)
+        if d3 >= 1.0 or d2 >= 1.0:
+            return None
+        return max(d3, d2)
 
     def _adopt(self, key: Any, hand: HandState, t: float, keys_this_frame: set) -> _Track | None:
-        """Hand a bridged track of the same side near ``hand`` over to the new ``key``."""
-        radius = self.config.reassociate_distance_m
-        if radius <= 0:
+        """Hand a bridged track of the same side near ``hand`` over to the new ``key`` (the track
+        keeps its published id)."""
+        if self.config.reassociate_distance_m <= 0:
             return None
-        best, best_d = None, radius
-        wrist = np.asarray(hand.wrist_position, dtype=np.float64)
+        best, best_d = None, math.inf
         for k, tr in self._tracks.items():
             if k in keys_this_frame or tr.side != hand.side or tr.last_hand is None:
                 continue
             if t - tr.last_obs_t > self.config.max_gap_s:
                 continue
-            d = float(np.linalg.norm(tr.predict_wrist(t) - wrist))
-            if d < best_d:
+            d = self._adoption_distance(tr, hand, t)
+            if d is not None and d < best_d:
                 best, best_d = k, d
         if best is None:
             return None
         track = self._tracks.pop(best)
         track.key = key
-        logger.debug("temporal: track %r continues as %r (%.3f m)", best, key, best_d)
+        logger.debug("temporal: track %r continues as %r (published id %d, gate ratio %.2f)",
+                     best, key, track.out_id, best_d)
         return track
