@@ -1049,9 +1049,12 @@ def render_sequence(num_frames: int, width: int = 640, height: int = 480, fps: f
 
 def write_sequence(folder: str | os.PathLike, num_frames: int = 90, width: int = 640, height: int = 480,
                    fps: float = 30.0, seed: int = 0, sides: Sequence[str] = SIDES, video: bool = False,
-                   config: SceneConfig | None = None, model_dir: str | os.PathLike | None = None) -> Path:
+                   config: SceneConfig | None = None, model_dir: str | os.PathLike | None = None,
+                   depth: bool = False, depth_noise: bool = True) -> Path:
     """Render a sequence into ``folder``: ``frame_000000.png`` ..., ``ground_truth.json`` (layout in
-    :data:`GROUND_TRUTH_FORMAT`) and, with ``video``, ``sequence.mp4`` (mp4v). Returns the JSON path."""
+    :data:`GROUND_TRUTH_FORMAT`) and, with ``video``, ``sequence.mp4`` (mp4v). With ``depth``,
+    ``depth/depth_000000.png`` ...: the registered depth as 16-bit PNG in millimetres (0 = no depth),
+    through the RealSense-like error model unless ``depth_noise`` is False. Returns the JSON path."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     seq = SyntheticSequence(num_frames, width, height, fps, seed, sides, config, model_dir)
@@ -1071,6 +1074,13 @@ def write_sequence(folder: str | os.PathLike, num_frames: int = 90, width: int =
                 raise OSError(f"could not write {folder / name}")
             if writer is not None:
                 writer.write(bgr)
+            if depth:
+                from hand_models.render.depth_noise import depth_to_16uc1
+
+                (folder / "depth").mkdir(exist_ok=True)
+                d = frame.noisy_depth() if depth_noise else frame.depth
+                if not cv2.imwrite(str(folder / "depth" / f"depth_{frame.index:06d}.png"), depth_to_16uc1(d)):
+                    raise OSError(f"could not write the depth of frame {frame.index}")
             frames.append({"index": frame.index, "file": name, "stamp_ns": frame.stamp_ns,
                            "hands": [h.to_json() for h in frame.hands]})
     finally:
@@ -1083,6 +1093,8 @@ def write_sequence(folder: str | os.PathLike, num_frames: int = 90, width: int =
         "camera": {"K": seq.K.tolist(), "dist": seq.dist.tolist(), "frame": "optical (x right, y down, z forward)"},
         "joint_names": list(JOINT_NAMES),
         "video": video_name,
+        "depth": ("depth/depth_%06d.png (16-bit mm, " + ("RealSense-like noise" if depth_noise else "exact") + ")")
+        if depth else None,
         "frames": frames,
     }
     path = folder / "ground_truth.json"

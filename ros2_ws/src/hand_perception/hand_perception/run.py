@@ -42,6 +42,7 @@ class InputFrame:
     intrinsics: CameraIntrinsics | None
     ground_truth: list[dict] | None = None
     error: str | None = None
+    depth: np.ndarray | None = None  # (H, W) metres registered to image (the demo scene's rendered depth)
 
 
 def parse_camera_k(text: str | None, width: int = 0, height: int = 0) -> CameraIntrinsics | None:
@@ -107,8 +108,9 @@ def video_frames(source: str | int, intrinsics: CameraIntrinsics | None, live: b
         cap.release()
 
 
-def demo_scene_frames(folder: Path, num_frames: int, seed: int = 0) -> Iterator[InputFrame]:
-    """The project's own rendered two-hand scene, with exact ground truth (rendered on demand)."""
+def demo_scene_frames(folder: Path, num_frames: int, seed: int = 0, depth: bool = False) -> Iterator[InputFrame]:
+    """The project's own rendered two-hand scene, with exact ground truth (rendered on demand);
+    ``depth``: with its registered depth through the RealSense-like error model."""
     from hand_models.render import render_sequence
 
     folder.mkdir(parents=True, exist_ok=True)
@@ -117,7 +119,7 @@ def demo_scene_frames(folder: Path, num_frames: int, seed: int = 0) -> Iterator[
                                 width=frame.image.shape[1], height=frame.image.shape[0])
         gt = [dict(side=h.side, joints_3d=np.asarray(h.joints_3d), keypoints_2d=np.asarray(h.keypoints_2d),
                    visibility=np.asarray(h.visibility, dtype=bool)) for h in frame.hands]
-        yield InputFrame(i, frame.image, int(frame.stamp_ns), intr, gt)
+        yield InputFrame(i, frame.image, int(frame.stamp_ns), intr, gt, depth=frame.noisy_depth() if depth else None)
 
 
 def hand_to_json(hand) -> dict:
@@ -139,7 +141,15 @@ def hand_to_json(hand) -> dict:
         },
         "bbox": np.round(hand.bbox, 2).tolist(),
         "is_observed": bool(hand.is_observed),
+        "depth": _finite_or_none(hand.depth, 5),
+        "depth_std": _finite_or_none(getattr(hand, "depth_std", float("nan")), 5),
+        "placement_source": str(getattr(hand, "placement_source", "monocular")),
     }
+
+
+def _finite_or_none(value: float, digits: int) -> float | None:
+    value = float(value)
+    return round(value, digits) if np.isfinite(value) else None
 
 
 def draw_hands(image_rgb: np.ndarray, result: FrameResult) -> np.ndarray:
@@ -235,6 +245,11 @@ def build_parser() -> argparse.ArgumentParser:
     src.add_argument("--images", help="image folder; each image is a still (no tracking)")
     src.add_argument("--camera", type=int, help="camera device index (e.g. 0 for /dev/video0)")
     p.add_argument("--camera-k", help="intrinsics 'fx,fy,cx,cy' in pixels (default: f = max(w, h), flagged)")
+    p.add_argument("--depth", help="registered depth beside the input: a folder (16-bit PNG/TIFF in --depth-scale "
+                   "units, or .npy metres; one per frame in name order) or a 16-bit video")
+    p.add_argument("--depth-scale", type=float, default=0.001, help="metres per unit of 16-bit depth (default 0.001)")
+    p.add_argument("--demo-depth", action="store_true",
+                   help="demo scene with its rendered depth (RealSense-like noise): RGB-D placement")
     p.add_argument("--config", help="pipeline YAML (see hand_perception.core.config)")
     p.add_argument("--out", default="outputs/run", help="output folder (default: outputs/run)")
     p.add_argument("--max-frames", type=int, default=None, help="stop after this many frames")
@@ -265,8 +280,16 @@ def run(argv: list[str] | None = None) -> dict:
         frames = video_frames(args.camera, intrinsics, live=True)
         source_desc = f"camera {args.camera}"
     else:
-        frames = demo_scene_frames(out / "scene", args.demo_frames)
-        source_desc = f"rendered demo scene ({args.demo_frames} frames, exact ground truth)"
+        frames = demo_scene_frames(out / "scene", args.demo_frames, depth=args.demo_depth)
+        source_desc = (f"rendered demo scene ({args.demo_frames} frames, exact ground truth"
+                       + (", RGB-D)" if args.demo_depth else ")"))
+    depth_files = None
+    if args.depth:
+        from hand_perception.replay.depth_reader import DepthFiles
+
+        if args.camera is not None or not (args.images or args.video or args.input):
+            raise ValueError("--depth goes with a video or an image folder")
+        depth_files = DepthFiles(args.depth, args.depth_scale)
 
     pipeline = HandPerceptionPipeline(load_pipeline_config(args.config))
     accuracy = AccuracyTracker()
@@ -295,13 +318,20 @@ def run(argv: list[str] | None = None) -> dict:
                 log.warning("skipping %s: %s", frame.source, frame.error)
                 jsonl.write(json.dumps(record) + "\n")
                 continue
+            depth = frame.depth
+            if depth_files is not None:
+                depth, problem = depth_files.get(n_frames - 1, frame.image.shape[1], frame.image.shape[0])
+                if problem:
+                    record["depth_error"] = problem
+                    log.warning("%s: no depth (%s); monocular", frame.source, problem)
             t = time.perf_counter()
             try:
                 if still:
                     result = pipeline.estimator.process(frame.image, frame.stamp_ns, frame.intrinsics or intrinsics,
-                                                        still=True)
+                                                        still=True, depth=depth)
                 else:
-                    result = pipeline.process(frame.image, frame.stamp_ns, frame.intrinsics or intrinsics).frame
+                    result = pipeline.process(frame.image, frame.stamp_ns, frame.intrinsics or intrinsics,
+                                              depth=depth).frame
             except (ValueError, TypeError) as exc:
                 n_skipped += 1
                 record["error"] = str(exc)
@@ -338,6 +368,9 @@ def run(argv: list[str] | None = None) -> dict:
         "outputs": {"jsonl": str(jsonl_path)} | ({} if args.no_annotate else {
             "annotated": str(annotated_dir if still else out / "annotated.mp4")}),
     }
+    if depth_files is not None:
+        summary["depth"] = depth_files.status.as_dict()
+        depth_files.close()
     if accuracy.gt_hands:
         summary["accuracy"] = accuracy.summary()
     (out / "summary.json").write_text(json.dumps(summary, indent=2))

@@ -135,8 +135,17 @@ def run_replay(
     overwrite: bool = False,
     record_latency: bool = True,
     progress: bool = True,
+    depth_topic: str | None = None,
+    depth: str | Path | None = None,
+    depth_scale: float = 0.001,
+    depth_max_age_s: float = 0.02,
 ) -> ReplayResult:
-    """Run the pipeline over a source; see the module docstring. Returns a :class:`ReplayResult`."""
+    """Run the pipeline over a source; see the module docstring. Returns a :class:`ReplayResult`.
+
+    RGB-D: ``depth_topic`` (a bag's registered depth topic, paired by stamp within
+    ``depth_max_age_s``) or ``depth`` (a folder / 16-bit video beside a video or image folder,
+    paired by index); 16-bit depth is in ``depth_scale`` metres. Frames without usable depth run
+    monocular; the counts are in the input report (``depth_*``)."""
     from tqdm import tqdm
 
     from hand_perception.core.conversions import RosbagsTypes
@@ -149,7 +158,15 @@ def run_replay(
     intr = parse_intrinsics(intrinsics) if intrinsics else None
     source = open_source(source_path, image_topic=image_topic, camera_info_topic=camera_info_topic,
                          intrinsics=intr, fps=fps, start_ns=start_ns, frame_id=frame_id,
-                         camera_info_mode=camera_info_mode, slop_s=slop_s, types=types)
+                         camera_info_mode=camera_info_mode, slop_s=slop_s, types=types, depth_topic=depth_topic,
+                         depth_scale=depth_scale, depth_max_age_s=depth_max_age_s)
+    depth_files = None
+    if depth is not None:
+        from hand_perception.replay.depth_reader import DepthFiles
+
+        if isinstance(source, BagSource):
+            raise ValueError("--depth is for videos and image folders; a bag's depth comes from --depth-topic")
+        depth_files = DepthFiles(depth, depth_scale, source.report.depth)
 
     truth = None
     if gt_topic:
@@ -203,10 +220,13 @@ def run_replay(
                 result.stamp_resets += 1
                 log.warning("stamp %d went backwards: pipeline reset", frame.stamp_ns)
                 pipeline.reset()
+            frame_depth = frame.depth
+            if depth_files is not None:
+                frame_depth, _ = depth_files.get(frame.index, frame.image.shape[1], frame.image.shape[0])
             t0 = time.perf_counter()
             try:
                 output = pipeline.process(frame.image, frame.stamp_ns, frame.intrinsics,
-                                          frame_id=frame.frame_id, color_order="rgb")
+                                          frame_id=frame.frame_id, color_order="rgb", depth=frame_depth)
             except (ValueError, TypeError) as exc:
                 result.processing_errors += 1
                 result.frames_skipped += 1
@@ -273,6 +293,12 @@ def build_replay_parser(prog: str = "hand-perception replay") -> argparse.Argume
     p.add_argument("--camera-info-topic", help="CameraInfo topic (default: camera_info next to the image topic)")
     p.add_argument("--camera-info-mode", choices=("cache", "sync"), default="cache")
     p.add_argument("--slop", type=float, default=0.02, help="sync mode: largest image/CameraInfo stamp gap (s)")
+    p.add_argument("--depth-topic", help="registered depth topic of the bag (16UC1/32FC1, e.g. "
+                   "/camera/aligned_depth_to_color/image_raw), paired with the images by stamp")
+    p.add_argument("--depth", help="depth folder (16-bit PNG/TIFF, .npy) or 16-bit video beside a video / image folder")
+    p.add_argument("--depth-scale", type=float, default=0.001, help="metres per unit of 16-bit depth (default 0.001)")
+    p.add_argument("--depth-max-age", type=float, default=0.02,
+                   help="largest colour/depth stamp gap (s) for pairing (default 0.02)")
     p.add_argument("--intrinsics", help="'fx,fy,cx,cy' or a camera YAML/JSON; overrides camera_info")
     p.add_argument("--fps", type=float, help="frame rate of a video / image folder (default: its own, else 30)")
     p.add_argument("--start-time", type=float, default=DEFAULT_START_NS / 1e9,
@@ -305,6 +331,8 @@ def replay_main(argv: Sequence[str] | None = None) -> int:
             frame_id=args.frame_id, namespace=args.namespace, markers=not args.no_markers, tf=not args.no_tf,
             tf_prefix=args.tf_prefix, copy_inputs=args.copy_inputs, max_frames=args.max_frames,
             overwrite=args.overwrite, record_latency=not args.no_latency, progress=not args.quiet,
+            depth_topic=args.depth_topic, depth=args.depth, depth_scale=args.depth_scale,
+            depth_max_age_s=args.depth_max_age,
         )
     except (ValueError, FileExistsError, FileNotFoundError) as exc:
         print(f"hand-perception replay: error: {exc}", file=sys.stderr)
@@ -326,6 +354,8 @@ def replay_main(argv: Sequence[str] | None = None) -> int:
 #: bag:=OUT`` plays a made bag into the nodes without topic arguments
 DEFAULT_IMAGE_TOPIC = "/image_raw"
 DEFAULT_CAMERA_INFO_TOPIC = "/camera_info"
+#: make-bag's depth topic: realsense2_camera's registered depth (relative to its namespace)
+DEFAULT_DEPTH_TOPIC = "/aligned_depth_to_color/image_raw"
 
 
 def build_make_bag_parser(prog: str = "hand-perception make-bag") -> argparse.ArgumentParser:
@@ -345,6 +375,11 @@ def build_make_bag_parser(prog: str = "hand-perception make-bag") -> argparse.Ar
     p.add_argument("--compressed", action="store_true", help="write CompressedImage (JPEG) on <image-topic>/compressed")
     p.add_argument("--jpeg-quality", type=int, default=90)
     p.add_argument("--max-frames", type=int)
+    p.add_argument("--depth", help="depth folder (16-bit PNG/TIFF, .npy) or 16-bit video beside the input, "
+                   "written as a registered depth topic (a renderer folder's depth/ is used by default)")
+    p.add_argument("--depth-topic", default=DEFAULT_DEPTH_TOPIC, help=f"default {DEFAULT_DEPTH_TOPIC}")
+    p.add_argument("--depth-encoding", default="16UC1", choices=("16UC1", "32FC1"))
+    p.add_argument("--depth-scale", type=float, default=0.001, help="metres per unit of 16-bit depth (default 0.001)")
     p.add_argument("--overwrite", action="store_true")
     p.add_argument("--quiet", action="store_true")
     return p
@@ -354,8 +389,13 @@ def make_bag(source_path: str | Path, out: str | Path, *, intrinsics: str | None
              start_ns: int = DEFAULT_START_NS, frame_id: str = "camera", image_topic: str = DEFAULT_IMAGE_TOPIC,
              camera_info_topic: str = DEFAULT_CAMERA_INFO_TOPIC, encoding: str = "rgb8", compressed: bool = False,
              jpeg_quality: int = 90, max_frames: int | None = None, overwrite: bool = False,
-             progress: bool = True) -> dict[str, Any]:
-    """Video / image folder -> rosbag2 mcap. Returns a summary dict."""
+             progress: bool = True, depth: str | Path | None = None, depth_topic: str = DEFAULT_DEPTH_TOPIC,
+             depth_encoding: str = "16UC1", depth_scale: float = 0.001) -> dict[str, Any]:
+    """Video / image folder -> rosbag2 mcap. Returns a summary dict.
+
+    ``depth``: a depth folder or 16-bit video (frame i pairs with image i) written on
+    ``depth_topic`` as ``sensor_msgs/Image`` (``depth_encoding``) with the image's stamp; a
+    renderer folder (``write_sequence(..., depth=True)``) brings its ``depth/`` folder."""
     from tqdm import tqdm
 
     from hand_perception.replay.writer import InputBagWriter
@@ -370,7 +410,15 @@ def make_bag(source_path: str | Path, out: str | Path, *, intrinsics: str | None
     if max_frames is not None and total is not None:
         total = min(total, max_frames)
     written = skipped = 0
-    with InputBagWriter(out, image_topic, camera_info_topic, compressed, encoding, jpeg_quality, overwrite) as writer:
+    if depth is None and src.is_dir() and (src / "depth").is_dir():
+        depth = src / "depth"
+    depth_files = None
+    if depth is not None:
+        from hand_perception.replay.depth_reader import DepthFiles
+
+        depth_files = DepthFiles(depth, depth_scale, source.report.depth)
+    with InputBagWriter(out, image_topic, camera_info_topic, compressed, encoding, jpeg_quality, overwrite,
+                        depth_topic=depth_topic if depth_files is not None else None) as writer:
         bar = tqdm(total=total, unit="frame", desc="make-bag", disable=not progress, dynamic_ncols=True)
         for i, frame in enumerate(source):
             if max_frames is not None and i >= max_frames:
@@ -379,12 +427,19 @@ def make_bag(source_path: str | Path, out: str | Path, *, intrinsics: str | None
             if frame.image is None:
                 skipped += 1
                 continue
-            writer.write(frame.image, frame.stamp_ns, frame.frame_id, frame.intrinsics)
+            frame_depth = None
+            if depth_files is not None:
+                frame_depth, problem = depth_files.get(i, frame.image.shape[1], frame.image.shape[0])
+                if problem:
+                    log.warning("frame %d: no depth written (%s)", i, problem)
+            writer.write(frame.image, frame.stamp_ns, frame.frame_id, frame.intrinsics, depth=frame_depth,
+                         depth_encoding=depth_encoding, depth_scale=depth_scale)
             written += 1
         bar.close()
         path = writer.path
         topic = writer.image_topic
     return {"bag": str(path), "frames": written, "skipped": skipped, "image_topic": topic,
+            "depth_topic": depth_topic if depth_files is not None else None,
             "camera_info_topic": camera_info_topic if intr is not None or source.intrinsics is not None else None,
             "fps": source.fps, "report": source.report.to_dict()}
 
@@ -396,7 +451,9 @@ def make_bag_main(argv: Sequence[str] | None = None) -> int:
                            start_ns=int(round(args.start_time * 1e9)), frame_id=args.frame_id,
                            image_topic=args.image_topic, camera_info_topic=args.camera_info_topic,
                            encoding=args.encoding, compressed=args.compressed, jpeg_quality=args.jpeg_quality,
-                           max_frames=args.max_frames, overwrite=args.overwrite, progress=not args.quiet)
+                           max_frames=args.max_frames, overwrite=args.overwrite, progress=not args.quiet,
+                           depth=args.depth, depth_topic=args.depth_topic, depth_encoding=args.depth_encoding,
+                           depth_scale=args.depth_scale)
     except (ValueError, FileExistsError, FileNotFoundError) as exc:
         print(f"hand-perception make-bag: error: {exc}", file=sys.stderr)
         return 1

@@ -42,6 +42,7 @@ from typing import Any, Iterator
 import numpy as np
 
 from hand_perception.core.conversions import RosbagsTypes, time_to_ns
+from hand_perception.core.depth import DepthStatus
 from hand_perception.core.image_codec import (
     camera_info_msg_to_intrinsics,
     camera_info_to_intrinsics,
@@ -80,6 +81,8 @@ class SourceFrame:
     name: str = ""
     topic: str = ""
     warnings: list[str] = field(default_factory=list)
+    #: (H, W) float32 metres registered to ``image`` (NaN invalid) when a depth source is read
+    depth: np.ndarray | None = None
 
 
 @dataclass
@@ -99,6 +102,7 @@ class ReadReport:
     truncated: bool = False
     recovery: str = ""
     errors: list[str] = field(default_factory=list)
+    depth: DepthStatus = field(default_factory=DepthStatus)
 
     def add_error(self, kind: str, message: str) -> None:
         self.bad[kind] += 1
@@ -125,6 +129,7 @@ class ReadReport:
             "truncated": self.truncated,
             "recovery": self.recovery,
             "errors": list(self.errors),
+            **self.depth.as_dict(),
         }
 
 
@@ -495,7 +500,8 @@ class BagSource(FrameSource):
     def __init__(self, path: str | os.PathLike, image_topic: str | None = None,
                  camera_info_topic: str | None = None, intrinsics: CameraIntrinsics | None = None,
                  camera_info_mode: str = "cache", slop_s: float = 0.02, use_projection: bool = False,
-                 mono16_max: float | None = None, types: RosbagsTypes | None = None) -> None:
+                 mono16_max: float | None = None, types: RosbagsTypes | None = None,
+                 depth_topic: str | None = None, depth_scale: float = 0.001, depth_max_age_s: float = 0.02) -> None:
         self.report = ReadReport(source=str(path), kind=self.kind)
         self.types = types or RosbagsTypes()
         self.bag = BagMessages(path, self.report, self.types)
@@ -506,10 +512,17 @@ class BagSource(FrameSource):
         self.slop_ns = int(round(slop_s * 1e9))
         self.use_projection = use_projection
         self.mono16_max = mono16_max
+        self.depth_topic = depth_topic or None
         self.image_topic, self.image_type = self._pick_image_topic(image_topic)
         self.camera_info_topic = self._pick_info_topic(camera_info_topic)
         self.report.image_topic = self.image_topic
         self.report.camera_info_topic = self.camera_info_topic or ""
+        self.depth_stream = None
+        if self.depth_topic:  # registered depth, paired by stamp (replay/depth_reader.py)
+            from hand_perception.replay.depth_reader import BagDepthStream
+
+            self.depth_stream = BagDepthStream(self.bag, self.depth_topic, self.types, depth_scale, depth_max_age_s,
+                                               self.report.depth)
 
     def _pick_image_topic(self, wanted: str | None) -> tuple[str, str]:
         topics = self.bag.topics
@@ -520,6 +533,10 @@ class BagSource(FrameSource):
             if topics[wanted][0] not in (IMAGE_TYPE, COMPRESSED_TYPE):
                 raise ValueError(f"topic {wanted!r} has type {topics[wanted][0]}, not Image/CompressedImage")
             return wanted, topics[wanted][0]
+        # depth images are not colour images: the depth topic, else (when ambiguous) topics named *depth*
+        images = {t: ty for t, ty in images.items() if t != self.depth_topic}
+        if len(images) > 1 and any("depth" not in t for t in images):
+            images = {t: ty for t, ty in images.items() if "depth" not in t}
         raw = sorted(t for t, ty in images.items() if ty == IMAGE_TYPE)
         comp = sorted(t for t, ty in images.items() if ty == COMPRESSED_TYPE)
         if len(raw) == 1:
@@ -635,7 +652,12 @@ class BagSource(FrameSource):
             elif problem:
                 warnings.append(problem)
             self.report.good_frames += 1
-            yield SourceFrame(i, stamp, frame_id, image, intr, topic=self.image_topic, warnings=warnings)
+            depth = None
+            if self.depth_stream is not None:
+                depth, problem = self.depth_stream.pair(stamp, image.shape[1], image.shape[0])
+                if depth is None:
+                    warnings.append(f"no depth ({problem}): monocular")
+            yield SourceFrame(i, stamp, frame_id, image, intr, topic=self.image_topic, warnings=warnings, depth=depth)
 
 
 def _frame_intrinsics(intrinsics: CameraIntrinsics | None, rgb: np.ndarray,
@@ -798,14 +820,18 @@ def open_source(path: str | os.PathLike, image_topic: str | None = None, camera_
                 intrinsics: CameraIntrinsics | None = None, fps: float | None = None,
                 start_ns: int = DEFAULT_START_NS, frame_id: str = "camera", camera_info_mode: str = "cache",
                 slop_s: float = 0.02, use_projection: bool = False, mono16_max: float | None = None,
-                types: RosbagsTypes | None = None) -> FrameSource:
-    """The right :class:`FrameSource` for ``path`` (bag folder/file, video file, image folder)."""
+                types: RosbagsTypes | None = None, depth_topic: str | None = None, depth_scale: float = 0.001,
+                depth_max_age_s: float = 0.02) -> FrameSource:
+    """The right :class:`FrameSource` for ``path`` (bag folder/file, video file, image folder);
+    ``depth_topic``: a registered depth topic of a bag, paired by stamp (frames carry ``depth``)."""
     p = Path(path)
     if not p.exists():
         raise ValueError(f"{p} does not exist")
     if is_bag(p):
         return BagSource(p, image_topic, camera_info_topic, intrinsics, camera_info_mode, slop_s,
-                         use_projection, mono16_max, types)
+                         use_projection, mono16_max, types, depth_topic, depth_scale, depth_max_age_s)
+    if depth_topic:
+        raise ValueError(f"--depth-topic needs a rosbag2 input; {p} is not one (use --depth FOLDER|VIDEO)")
     if p.is_dir():
         return FolderSource(p, intrinsics, fps, start_ns, frame_id)
     if p.suffix.lower() in VIDEO_SUFFIXES or p.is_file():

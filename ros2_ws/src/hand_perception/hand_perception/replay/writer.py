@@ -176,7 +176,7 @@ class InputBagWriter:
     def __init__(self, path: str | Path, image_topic: str = "/camera/image_raw",
                  camera_info_topic: str = "/camera/camera_info", compressed: bool = False,
                  encoding: str = "rgb8", jpeg_quality: int = 90, overwrite: bool = False,
-                 types: RosbagsTypes | None = None) -> None:
+                 types: RosbagsTypes | None = None, depth_topic: str | None = None) -> None:
         from rosbags.rosbag2 import StoragePlugin, Writer
 
         self.path = _fresh_bag_directory(path, overwrite)
@@ -195,12 +195,24 @@ class InputBagWriter:
             offered_qos_profiles=qos)
         self._info = self._writer.add_connection(self.camera_info_topic, nl.CAMERA_INFO_TYPE, typestore=ts,
                                                  offered_qos_profiles=qos)
+        self.depth_topic = depth_topic
+        self._depth = (self._writer.add_connection(depth_topic, nl.IMAGE_TYPE, typestore=ts, offered_qos_profiles=qos)
+                       if depth_topic else None)
         self.frames = 0
 
-    def write(self, rgb: Any, stamp_ns: int, frame_id: str, intrinsics: Any | None) -> None:
+    def write(self, rgb: Any, stamp_ns: int, frame_id: str, intrinsics: Any | None, depth: Any | None = None,
+              depth_encoding: str = "16UC1", depth_scale: float = 0.001) -> None:
+        """One frame: image, CameraInfo (when known) and, with a depth topic, ``depth`` (H, W)
+        metres (NaN/0 invalid) as a registered depth Image with the image's stamp."""
         t = self.types
         msg = image_message(t, rgb, stamp_ns, frame_id, self.encoding, self.compressed, self.jpeg_quality)
         self._writer.write(self._img, int(stamp_ns), t.serialize(msg))
+        if self._depth is not None and depth is not None:
+            from hand_perception.core.depth import encode_depth
+
+            fields = encode_depth(depth, depth_encoding, depth_scale)
+            dmsg = nl.make_message(t, nl.IMAGE_TYPE, header=_header(t, stamp_ns, frame_id), **fields)
+            self._writer.write(self._depth, int(stamp_ns), t.serialize(dmsg))
         if intrinsics is not None:
             self._writer.write(self._info, int(stamp_ns), t.serialize(camera_info_message(t, intrinsics, stamp_ns, frame_id)))
         self.frames += 1
