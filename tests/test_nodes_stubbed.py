@@ -149,8 +149,10 @@ class MessageFactory:
             assert key in specs, f"{name} has no field {key!r}"
             object.__setattr__(self, key, factory._check(specs[key], value, f"{name}.{key}"))
 
+        pkg, kind, typ = name.split("/")
+        snake = "".join(f"_{c.lower()}" if c.isupper() else c for c in typ)  # rosidl: _camera_info
         ns = {"__init__": __init__, "__setattr__": __setattr__, "__msgtype__": name,
-              "__repr__": lambda self: f"<{name}>"}
+              "__module__": f"{pkg}.{kind}.{snake}", "__repr__": lambda self: f"<{name}>"}
         for cname, ctype, cval in consts:
             ns[cname] = bytes([cval]) if ctype == "byte" else cval
         return type(name.rsplit("/", 1)[1], (), ns)
@@ -187,6 +189,82 @@ class InvalidParameterValueException(Exception):
 
 class ExternalShutdownException(Exception):
     pass
+
+
+class NotInitializedException(Exception):
+    pass
+
+
+class RCLError(RuntimeError):
+    """rclpy._rclpy_pybind11.RCLError: what rcl failures (an invalid context among them) raise."""
+
+
+class Context:
+    """rclpy.context.Context: ``ok()`` until shut down; ``on_shutdown`` callbacks run after the
+    rcl context is shut down (as rclpy's ``Context.shutdown`` does); shutting down twice raises."""
+
+    def __init__(self):
+        self._ok = False
+        self._callbacks = []
+
+    def init(self, args=None):
+        if self._ok:
+            raise RuntimeError("Context.init() must only be called once")
+        self._ok = True
+
+    def ok(self):
+        return self._ok
+
+    def on_shutdown(self, callback):
+        if not callable(callback):
+            raise TypeError(f"callback should be a callable, got {type(callback)}")
+        if not self._ok:
+            callback()
+        else:
+            self._callbacks.append(callback)
+
+    def shutdown(self):
+        if not self._ok:
+            raise RCLError("rcl_shutdown already called on the given context")
+        self._ok = False
+        callbacks, self._callbacks = self._callbacks, []
+        for cb in callbacks:
+            cb()
+
+    def try_shutdown(self):
+        if self._ok:
+            self.shutdown()
+
+
+class _Rclpy:
+    """Module-level state of the stand-in: the default context (replaced by a fresh one when it
+    is shut down, as rclpy.utilities does) and the graph's publishers on other nodes."""
+
+    context = Context()
+    #: topic -> list of (node_name, node_namespace, type) of publishers outside the tested node
+    graph_publishers: dict[str, list[tuple[str, str, str]]] = {}
+
+    @classmethod
+    def init(cls, args=None, context=None):
+        (context or cls.context).init(args)
+
+    @classmethod
+    def ok(cls, context=None):
+        return (context or cls.context).ok()
+
+    @classmethod
+    def shutdown(cls, context=None):
+        ctx = context or cls.context
+        ctx.shutdown()
+        if context is None:
+            cls.context = Context()
+
+    @classmethod
+    def try_shutdown(cls, context=None):
+        ctx = context or cls.context
+        ctx.try_shutdown()
+        if context is None:
+            cls.context = Context()
 
 
 class Logger:
@@ -233,6 +311,8 @@ class Publisher:
     def publish(self, msg):
         assert not self.destroyed, f"publish on destroyed publisher {self.topic}"
         assert isinstance(msg, self.msg_type), f"{self.topic}: {type(msg).__name__} is not {self.msg_type.__name__}"
+        if not self.node.context.ok():
+            raise RCLError("publisher's context is invalid, at ./src/rcl/publisher.c:423")
         self.messages.append(msg)
 
 
@@ -247,9 +327,17 @@ class LifecyclePublisher(Publisher):
 
 
 class Subscription:
-    def __init__(self, msg_type, topic, callback, qos):
+    def __init__(self, msg_type, topic, callback, qos, node=None):
         self.msg_type, self.topic, self.callback, self.qos = msg_type, topic, callback, qos
         self.destroyed = False
+        self._node = node
+
+    @property
+    def topic_name(self):
+        """Fully resolved name, like rclpy's (relative names go under the node's namespace)."""
+        if self.topic.startswith("/"):
+            return self.topic
+        return f"{self._node._namespace.rstrip('/')}/{self.topic}"
 
 
 class ParameterValue:
@@ -284,15 +372,19 @@ class Clock:
 class LifecycleNode:
     """The parts of rclpy.lifecycle.Node the nodes use, with rclpy's checks."""
 
-    def __init__(self, node_name, *, parameter_overrides=None, namespace="", cli_args=None, **kwargs):
-        self._name, self._namespace = node_name, namespace
+    def __init__(self, node_name, *, context=None, parameter_overrides=None, namespace="", cli_args=None, **kwargs):
+        self._context = context or _Rclpy.context
+        if not self._context.ok():  # rclpy: a node needs an initialised context
+            raise NotInitializedException("cannot create node")
+        self._name = node_name
+        self._namespace = "/" + namespace.strip("/") if namespace.strip("/") else "/"
         self._overrides = {p.name: p.value for p in (parameter_overrides or [])}
         self._params: dict[str, object] = {}
         self._descriptors: dict[str, object] = {}
         self._logger = Logger()
         self.timers: list[Timer] = []
         self.publishers: list[Publisher] = []
-        self.subscriptions: list[Subscription] = []
+        self._subscriptions: list[Subscription] = []
         self._managed: list[LifecyclePublisher] = []
         self.lifecycle_state = "unconfigured"
         self.destroyed = False
@@ -368,13 +460,38 @@ class LifecycleNode:
         return self.destroy_publisher(publisher)
 
     def create_subscription(self, msg_type, topic, callback, qos, **kwargs):
-        s = Subscription(msg_type, topic, callback, qos)
-        self.subscriptions.append(s)
+        s = Subscription(msg_type, topic, callback, qos, node=self)
+        self._subscriptions.append(s)
         return s
 
     def destroy_subscription(self, sub):
         sub.destroyed = True
-        return True
+        if sub in self._subscriptions:
+            self._subscriptions.remove(sub)
+            return True
+        return False
+
+    @property
+    def subscriptions(self):
+        """The live subscriptions (rclpy forgets destroyed ones)."""
+        return list(self._subscriptions)
+
+    @property
+    def context(self):
+        return self._context
+
+    def get_publishers_info_by_topic(self, topic_name, no_mangle=False):
+        """TopicEndpointInfo-like records of the publishers on ``topic_name`` (this node's and
+        the stand-in graph's)."""
+        assert topic_name.startswith("/"), "the tested node passes fully resolved names"
+        out = [types.SimpleNamespace(node_name=self._name, node_namespace=self._namespace, topic_type=p.msg_type.__msgtype__)
+               for p in self.publishers if not p.destroyed and self._resolve(p.topic) == topic_name]
+        out += [types.SimpleNamespace(node_name=n, node_namespace=ns, topic_type=t)
+                for n, ns, t in _Rclpy.graph_publishers.get(topic_name, [])]
+        return out
+
+    def _resolve(self, topic):
+        return topic if topic.startswith("/") else f"{self._namespace.rstrip('/')}/{topic}"
 
     # misc
     def get_logger(self):
@@ -386,11 +503,11 @@ class LifecycleNode:
     def get_name(self):
         return self._name
 
-    def get_namespace(self):
-        return self._namespace or "/"
-
     def get_fully_qualified_name(self):
         return f"{self._namespace.rstrip('/')}/{self._name}"
+
+    def get_namespace(self):
+        return self._namespace
 
     def destroy_node(self):
         self.destroyed = True
@@ -460,8 +577,10 @@ def _fake_ros_modules() -> dict[str, types.ModuleType]:
     mods = MessageFactory(RosbagsTypes().typestore).modules()
     rclpy = types.ModuleType("rclpy")  # noqa: F811 - the stand-in
     rclpy.__path__ = []
-    rclpy.init = lambda args=None: None
-    rclpy.try_shutdown = lambda: None
+    rclpy.init = _Rclpy.init
+    rclpy.ok = _Rclpy.ok
+    rclpy.shutdown = _Rclpy.shutdown
+    rclpy.try_shutdown = _Rclpy.try_shutdown
     lifecycle = types.ModuleType("rclpy.lifecycle")
     lifecycle.Node = LifecycleNode
     lifecycle.LifecycleNode = LifecycleNode
@@ -528,6 +647,17 @@ def ros():
                 sys.modules.pop(k, None)
             else:
                 sys.modules[k] = v
+
+
+@pytest.fixture(autouse=True)
+def rclpy_context():
+    """``rclpy.init()`` before each test (rclpy refuses to create nodes without it) and
+    ``rclpy.try_shutdown()`` after, like one process per test; the stand-in graph is emptied."""
+    if not _Rclpy.ok():
+        _Rclpy.init()
+    yield
+    _Rclpy.graph_publishers.clear()
+    _Rclpy.try_shutdown()
 
 
 # =========================================================================== helpers
@@ -754,8 +884,10 @@ def test_run_node_main_exits_cleanly(ros, monkeypatch):
         def spin(self):
             raise KeyboardInterrupt
 
+    _Rclpy.try_shutdown()  # a fresh process: run_node initialises rclpy itself
     monkeypatch.setattr(ros.common, "SingleThreadedExecutor", Exec)
     assert ros.fc.main([]) == 0
+    assert not _Rclpy.ok()  # and shuts it down
 
 
 def test_failed_activate_is_undone(ros):
@@ -780,5 +912,154 @@ def test_failed_activate_is_undone(ros):
         sub(node, "camera_info")
         assert node.worker.running
         assert node.trigger_deactivate() == TransitionCallbackReturn.SUCCESS
+    finally:
+        node.close()
+
+
+# =========================================================================== shutdown, diagnostics, bad input
+
+
+def _diag(node):
+    """Fire the diagnostics timer; the status it published."""
+    timer = [t for t in node.timers if t.period == node.params["diagnostics_period_s"] and not t.destroyed][-1]
+    timer.fire()
+    return pub(node, "/diagnostics").messages[-1].status[0]
+
+
+def _active_estimator(ros, **params):
+    overrides = [Parameter("autostart", value=False), Parameter("queue_size", value=10),
+                 *(Parameter(k, value=v) for k, v in params.items() if k != "namespace")]
+    node = ros.est.HandEstimatorNode(parameter_overrides=overrides, namespace=params.get("namespace", ""))
+    assert node.trigger_configure() == TransitionCallbackReturn.SUCCESS, node.get_logger().text("error")
+    assert node.trigger_activate() == TransitionCallbackReturn.SUCCESS
+    return node
+
+
+@pytest.mark.parametrize("how", ["context_shutdown", "signal_handler"])
+def test_ctrl_c_while_the_worker_publishes_is_quiet(ros, rendered, monkeypatch, how):
+    """Ctrl-C: rclpy invalidates the context before our code runs, while the worker is in the
+    middle of a frame; its publish then raises RCLError. No traceback, no 'processing failed'
+    warning, no thread exception; the worker is stopped and main() returns 0."""
+    import threading
+
+    _Rclpy.try_shutdown()  # a fresh process: run_node initialises rclpy itself
+    thread_errors = []
+    monkeypatch.setattr(threading, "excepthook", thread_errors.append)
+    seen = {}
+
+    class Exec:
+        def add_node(self, node):
+            self.node = node
+
+        def spin(self):
+            node = seen["node"] = self.node
+            node.timers[0].fire()  # autostart
+            assert node.lifecycle_state == "active", node.get_logger().text("error")
+            inside, gate = threading.Event(), threading.Event()
+            real = node.pipeline.estimator.process
+
+            def blocked(*a, **kw):
+                inside.set()
+                gate.wait(10)
+                return real(*a, **kw)
+
+            node.pipeline.estimator.process = blocked
+            sub(node, "image").callback(image_msg(ros, rendered[0].image, T0))
+            assert inside.wait(10)
+            if how == "context_shutdown":  # rclpy.shutdown(): on_shutdown callbacks run after rcl's shutdown
+                threading.Timer(0.3, gate.set).start()
+                node.context.shutdown()
+            else:  # rclpy's SIGINT handler: the rcl context is gone, then KeyboardInterrupt
+                node.context._ok = False
+                threading.Timer(0.3, gate.set).start()
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(ros.common, "SingleThreadedExecutor", Exec)
+    assert ros.est.main([]) == 0
+    node = seen["node"]
+    logged = "\n".join(m for level, m in node.get_logger().records if level in ("warning", "error"))
+    assert "context" not in logged and "Traceback" not in logged and "processing failed" not in logged, logged
+    assert not thread_errors
+    assert node.stats.bad == 0 and node.worker is None and node.destroyed
+    assert not [t for t in threading.enumerate() if t.name.endswith("_worker")]
+
+
+def test_diagnostics_report_the_current_state_and_the_namespace(ros, rendered):
+    """A bag without camera_info: WARN naming the reason; once CameraInfo arrives the status
+    recovers to OK (it used to stay WARN for the whole run). The status name carries the
+    namespace, so estimators in two namespaces report under two names."""
+    node = _active_estimator(ros, namespace="robot1")
+    other = ros.est.HandEstimatorNode(parameter_overrides=[Parameter("autostart", value=False)], namespace="/robot2")
+    try:
+        image = sub(node, "image").callback
+        image(image_msg(ros, rendered[0].image, T0))
+        hands = pub(node, "hands")
+        assert wait(lambda: len(hands.messages) == 1) and hands.messages[0].intrinsics_default
+        status = _diag(node)
+        assert status.name == "robot1/hand_estimator: hand perception"
+        assert status.hardware_id == "/robot1/hand_estimator"
+        assert other.diagnostics_name() == "robot2/hand_estimator: hand perception"
+        assert status.level == b"\x01" and "default intrinsics (no camera_info received)" in status.message
+        keys = {kv.key: kv.value for kv in status.values}
+        assert keys["camera_info_received"] == "0" and keys["intrinsics_source"] == "default"
+
+        sub(node, "camera_info").callback(info_msg(ros, rendered[1].K, T0 + 33_333_333))
+        image(image_msg(ros, rendered[1].image, T0 + 33_333_333))
+        assert wait(lambda: len(hands.messages) == 2) and not hands.messages[1].intrinsics_default
+        assert wait(lambda: node.stats.processed == 2)
+        status = _diag(node)
+        assert status.level == b"\x00", status.message
+        keys = {kv.key: kv.value for kv in status.values}
+        assert keys["frames_default_intrinsics"] == "1" and keys["intrinsics_source"] == "camera_info"
+    finally:
+        other.close()
+        node.close()
+
+
+def test_wrong_message_type_on_an_input_topic_is_reported_once_and_the_node_waits(ros, rendered):
+    node = _active_estimator(ros)
+    try:
+        _Rclpy.graph_publishers["/image"] = [("usb_cam", "/", "sensor_msgs/msg/CompressedImage")]
+        first = _diag(node)
+        _diag(node)
+        _diag(node)
+        lines = [m for level, m in node.get_logger().records if level == "warning" and "/image" in m]
+        assert len(lines) == 1, lines
+        assert "/usb_cam publishes sensor_msgs/msg/CompressedImage" in lines[0]
+        assert "expects sensor_msgs/msg/Image" in lines[0] and "waiting" in lines[0]
+        assert first.level == b"\x01" and "sensor_msgs/msg/CompressedImage" in first.message
+        assert node.lifecycle_state == "active" and sub(node, "image")  # still subscribed, waiting
+
+        # the right publisher comes: the problem is reported resolved and frames flow
+        _Rclpy.graph_publishers["/image"] = [("camera", "/", "sensor_msgs/msg/Image")]
+        assert _diag(node).message == "waiting for input"
+        assert "no publisher of another type any more" in node.get_logger().text("warning").splitlines()[-1]
+        sub(node, "image").callback(image_msg(ros, rendered[0].image, T0))
+        assert wait(lambda: len(pub(node, "hands").messages) == 1)
+    finally:
+        node.close()
+
+
+def test_two_publishers_with_different_frame_ids_on_the_image_topic(ros, rendered):
+    """Frames of both are processed; one warning per new pair of frame_ids; diagnostics WARN
+    while the switching goes on."""
+    node = _active_estimator(ros)
+    try:
+        image = sub(node, "image").callback
+        frames = ["cam_left", "cam_right", "cam_left", "cam_right", "cam_left", "cam_top"]
+        for i, frame_id in enumerate(frames):
+            msg = image_msg(ros, rendered[i % 3].image, T0 + i * 33_333_333)
+            msg.header.frame_id = frame_id
+            image(msg)
+        hands = pub(node, "hands")
+        assert wait(lambda: len(hands.messages) == len(frames)), node.get_logger().text("warning")
+        assert [m.header.frame_id for m in hands.messages] == frames
+        warned = [m for level, m in node.get_logger().records if level == "warning" and "frame_id changed" in m]
+        assert len(warned) == 2, warned  # left<->right once, left->top once
+        assert "'cam_left' to 'cam_right'" in warned[0] and "'cam_left' to 'cam_top'" in warned[1]
+        assert node.stats.frame_id_switches == 5
+        status = _diag(node)
+        assert status.level == b"\x01" and "frame_id switched 5 times" in status.message
+        assert {kv.key: kv.value for kv in status.values}["image_frame_ids"] == "cam_left,cam_right,cam_top"
     finally:
         node.close()

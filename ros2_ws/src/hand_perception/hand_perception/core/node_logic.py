@@ -39,6 +39,7 @@ from typing import Any, Callable, Iterable, Sequence
 import numpy as np
 
 from .conversions import MessageTypes, RosbagsTypes, stamp_to_time
+from .node_health import FrameIdMonitor, RecentCounter, init_recent_counters, recent_count
 from .types import SIDES, CameraIntrinsics, FrameResult, HandState
 
 log = logging.getLogger(__name__)
@@ -714,11 +715,33 @@ class RunningStats:
 
     ``on_input(now)`` for every received frame, ``on_output(latency_s, now)`` for every processed
     one; ``now`` is a monotonic wall time in seconds (default ``time.monotonic()``). Counters for
-    dropped/bad/duplicate frames and stamp resets are plain attributes set by the caller.
+    dropped/bad/duplicate frames, stamp resets, frames without camera_info and image frame_id
+    switches are attributes the caller increments (``stats.bad += 1``); they also remember when
+    they grew, so :meth:`as_dict` reports both the totals and the last ``recent_s`` seconds
+    (``recent_<key>``), and diagnostics describe the current state, not the history.
+    ``intrinsics_source`` ('camera_info' | 'default' | '' before any frame) and
+    ``intrinsics_problem`` describe the latest processed frame.
     """
 
-    def __init__(self, window: int = 300) -> None:
+    dropped = RecentCounter()
+    bad = RecentCounter()
+    duplicates = RecentCounter()
+    stamp_resets = RecentCounter()
+    no_camera_info = RecentCounter()
+    default_intrinsics = RecentCounter()
+    frame_id_switches = RecentCounter()
+
+    #: as_dict key -> counter attribute (the counters with a ``recent_<key>`` figure)
+    COUNTERS = {"frames_dropped": "dropped", "bad_frames": "bad", "duplicate_frames": "duplicates",
+                "stamp_resets": "stamp_resets", "frames_without_camera_info": "no_camera_info",
+                "frames_default_intrinsics": "default_intrinsics", "frame_id_switches": "frame_id_switches"}
+
+    def __init__(self, window: int = 300, recent_s: float = 5.0) -> None:
+        init_recent_counters(self)
         self.window = max(2, int(window))
+        self.recent_s = float(recent_s)
+        self.intrinsics_source = ""
+        self.intrinsics_problem = ""
         self._lock = threading.Lock()
         self._in_times: collections.deque[float] = collections.deque(maxlen=self.window)
         self._out_times: collections.deque[float] = collections.deque(maxlen=self.window)
@@ -781,8 +804,15 @@ class RunningStats:
                 "stamp_resets": self.stamp_resets,
                 "frames_without_camera_info": self.no_camera_info,
                 "frames_default_intrinsics": self.default_intrinsics,
+                "frame_id_switches": self.frame_id_switches,
                 "last_error": self.last_error,
                 "last_warning": self.last_warning,
+                "intrinsics_source": self.intrinsics_source,
+                "intrinsics_problem": self.intrinsics_problem,
+                "recent_s": self.recent_s,
+                "recent_frames_received": sum(1 for t in self._in_times if t >= now - self.recent_s),
+                **{f"recent_{key}": recent_count(self, attr, time.monotonic() - self.recent_s)
+                   for key, attr in self.COUNTERS.items()},
             }
 
 
@@ -862,25 +892,37 @@ def _fmt(value: Any) -> str:
 def diagnostic_status(name: str, hardware_id: str, stats: dict[str, Any],
                       model_info: dict[str, str] | None = None, state: str = "active",
                       extra: dict[str, Any] | None = None, stale_after_s: float | None = None,
-                      seconds_since_input: float | None = None) -> DiagnosticData:
+                      seconds_since_input: float | None = None,
+                      input_problems: Sequence[str] = ()) -> DiagnosticData:
     """Status of a node from :meth:`RunningStats.as_dict` plus model information.
 
-    Level: ERROR when the node is not active or the last frame failed to process and nothing was
-    processed since; STALE when no input arrived for ``stale_after_s``; WARN when frames are being
-    dropped (more than 10 % of those received), are bad, or run without camera_info; else OK.
+    It describes the current state, not the history: the counters' ``recent_*`` figures (the
+    last ``recent_s`` seconds) and the latest frame decide the level, the totals are values.
+    Level: ERROR when the node is not active; STALE when no input arrived for ``stale_after_s``;
+    WARN when recently more than 10 % of the received frames were dropped, frames were bad, the
+    image frame_id switched (two publishers on one topic), the latest frame ran with default
+    intrinsics (no valid camera_info; the reason is in the message), or ``input_problems`` (e.g.
+    a wrong message type on an input topic) is not empty; else OK. Stats dicts without the
+    ``recent_*`` keys (older callers) are judged on their totals.
     """
     values: list[tuple[str, str]] = [("state", state)]
     for key in ("input_rate_hz", "output_rate_hz", "latency_p50_ms", "latency_p99_ms", "latency_max_ms",
                 "frames_received", "frames_processed", "frames_dropped", "bad_frames", "duplicate_frames",
-                "stamp_resets", "frames_without_camera_info", "frames_default_intrinsics"):
+                "stamp_resets", "frames_without_camera_info", "frames_default_intrinsics", "frame_id_switches",
+                "intrinsics_source", "intrinsics_problem"):
         if key in stats:
             values.append((key, _fmt(stats[key])))
     for key, value in (model_info or {}).items():
         values.append((key, _fmt(value)))
     for key, value in (extra or {}).items():
         values.append((key, _fmt(value)))
+
+    def recent(key: str) -> int:
+        return int(stats.get(f"recent_{key}", stats.get(key, 0)) or 0)
+
     received = int(stats.get("frames_received", 0))
-    dropped = int(stats.get("frames_dropped", 0))
+    recent_received = int(stats.get("recent_frames_received", received))
+    window = f" in the last {_fmt_s(stats['recent_s'])}" if "recent_s" in stats else ""
     problems = []
     level = DIAG_OK
     if state != "active":
@@ -888,14 +930,24 @@ def diagnostic_status(name: str, hardware_id: str, stats: dict[str, Any],
     elif stale_after_s is not None and seconds_since_input is not None and seconds_since_input > stale_after_s:
         level, problems = DIAG_STALE, [f"no input for {seconds_since_input:.1f} s"]
     else:
-        if received and dropped > 0.1 * received:
-            problems.append(f"{dropped} of {received} frames dropped (processing slower than input)")
-        if stats.get("bad_frames"):
-            problems.append(f"{stats['bad_frames']} bad frames")
-        if stats.get("frames_default_intrinsics"):
-            problems.append("running with default intrinsics (no valid camera_info)")
-        if stats.get("last_error"):
-            problems.append(f"last error: {stats['last_error']}")
+        dropped = recent("frames_dropped")
+        if dropped and dropped > 0.1 * max(recent_received, 1):
+            problems.append(f"{dropped} of {recent_received} frames dropped{window} (processing slower than input)")
+        bad = recent("bad_frames")
+        if bad:
+            error = f" (last error: {stats['last_error']})" if stats.get("last_error") else ""
+            problems.append(f"{bad} bad frames{window}{error}")
+        source = stats.get("intrinsics_source", "default" if stats.get("frames_default_intrinsics") else "")
+        if source == "default":
+            why = stats.get("intrinsics_problem") or "no valid camera_info"
+            problems.append(f"running with default intrinsics ({why})")
+        elif source == "missing":
+            why = stats.get("intrinsics_problem") or "no valid camera_info"
+            problems.append(f"frames dropped until a valid camera_info arrives ({why}; require_camera_info)")
+        if recent("frame_id_switches"):
+            problems.append(f"image frame_id switched {recent('frame_id_switches')} times{window} "
+                            "(several publishers on the image topic?)")
+        problems.extend(str(p) for p in input_problems)
         if problems:
             level = DIAG_WARN
     if state == "active" and not problems:
@@ -904,6 +956,10 @@ def diagnostic_status(name: str, hardware_id: str, stats: dict[str, Any],
     else:
         message = "; ".join(problems)
     return DiagnosticData(level, name, message, hardware_id, values)
+
+
+def _fmt_s(seconds: Any) -> str:
+    return f"{float(seconds):g} s"
 
 
 # =========================================================================== markers and TF
@@ -1156,23 +1212,37 @@ class PreparedFrame:
     intrinsics: CameraIntrinsics | None
     warnings: list[str] = field(default_factory=list)
     skip_reason: str | None = None
+    #: warnings already limited by their source (one per new image frame_id pair): log each
+    notices: list[str] = field(default_factory=list)
 
 
 def prepare_frame(decode: Callable[[], np.ndarray], stamp_ns: int, frame_id: str, pairer: CameraInfoPairer,
                   stamps: StampMonitor, stats: RunningStats, require_camera_info: bool = False,
-                  frame_id_fallback: str = "") -> PreparedFrame:
-    """The node's per-image decisions, in order: stamp order (duplicate -> skip; backwards ->
-    'reset' warning, the caller resets its pipeline), frame id, decoding (bad -> skip and count),
-    CameraInfo pairing and size check (missing -> default intrinsics with a warning, or skip when
-    ``require_camera_info``). Never raises for bad input."""
+                  frame_id_fallback: str = "", frame_ids: FrameIdMonitor | None = None) -> PreparedFrame:
+    """The node's per-image decisions, in order: frame id (a switch to another frame_id, e.g. two
+    cameras on one topic, is counted and warned about once per pair of ids when ``frame_ids`` is
+    given; the frame is still processed), stamp order (duplicate -> skip; backwards -> 'reset'
+    warning, the caller resets its pipeline), decoding (bad -> skip and count), CameraInfo pairing
+    and size check (missing -> default intrinsics with a warning, or skip when
+    ``require_camera_info``). Sets ``stats.intrinsics_source``/``intrinsics_problem`` for the
+    diagnostics. Never raises for bad input."""
     from .image_codec import try_intrinsics_for_image
 
     frame_id = str(frame_id) or frame_id_fallback or "camera"
     warnings: list[str] = []
+    notices: list[str] = []
+    if frame_ids is not None:
+        switched = frame_ids.last not in (None, frame_id)
+        note = frame_ids.check(frame_id)
+        if switched:
+            stats.frame_id_switches += 1
+        if note:
+            notices.append(note)
     order = stamps.check(stamp_ns)
     if order == "repeat":
         stats.duplicates += 1
-        return PreparedFrame(stamp_ns, frame_id, None, None, skip_reason=f"duplicate stamp {stamp_ns}")
+        return PreparedFrame(stamp_ns, frame_id, None, None, skip_reason=f"duplicate stamp {stamp_ns}",
+                             notices=notices)
     if order == "backwards":
         stats.stamp_resets += 1
         warnings.append(f"stamp {stamp_ns} went backwards (looped bag or restarted camera): state reset")
@@ -1181,7 +1251,8 @@ def prepare_frame(decode: Callable[[], np.ndarray], stamp_ns: int, frame_id: str
     except (ValueError, TypeError, AttributeError) as exc:
         stats.bad += 1
         stats.last_error = f"bad image: {exc}"
-        return PreparedFrame(stamp_ns, frame_id, None, None, warnings, skip_reason=f"bad image: {exc}")
+        return PreparedFrame(stamp_ns, frame_id, None, None, warnings, skip_reason=f"bad image: {exc}",
+                             notices=notices)
     intr, problem = pairer.match(stamp_ns, frame_id)
     if intr is not None:
         intr, note = try_intrinsics_for_image(intr, image.shape[1], image.shape[0])
@@ -1193,12 +1264,17 @@ def prepare_frame(decode: Callable[[], np.ndarray], stamp_ns: int, frame_id: str
         warnings.append(problem)
     if intr is None:
         stats.no_camera_info += 1
+        stats.intrinsics_problem = str(problem)
         if require_camera_info:
+            stats.intrinsics_source = "missing"
             return PreparedFrame(stamp_ns, frame_id, None, None, warnings,
-                                 skip_reason=f"{problem}; frame dropped (require_camera_info)")
+                                 skip_reason=f"{problem}; frame dropped (require_camera_info)", notices=notices)
         stats.default_intrinsics += 1
+        stats.intrinsics_source = "default"
         warnings.append(f"{problem}: using a default focal length")
-    return PreparedFrame(stamp_ns, frame_id, image, intr, warnings)
+    else:
+        stats.intrinsics_source, stats.intrinsics_problem = "camera_info", ""
+    return PreparedFrame(stamp_ns, frame_id, image, intr, warnings, notices=notices)
 
 
 class ThrottledLog:

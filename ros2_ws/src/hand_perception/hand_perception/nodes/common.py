@@ -42,7 +42,7 @@ from rclpy.qos import (
     qos_profile_sensor_data,
 )
 
-from hand_perception.core import node_logic as nl
+from hand_perception.core import node_health, node_logic as nl
 from hand_perception.core.conversions import (
     RclpyTypes,
     action_to_msg,
@@ -156,6 +156,7 @@ class EstimatorPart:
         topics = {t.name: t for t in nl.TOPICS["hand_estimator"]}
         self.pairer = nl.CameraInfoPairer(params["camera_info_mode"], params["camera_info_slop_s"])
         self.stamps = nl.StampMonitor()
+        self.frame_ids = node_health.FrameIdMonitor()
         self.pub_hands = node.create_lifecycle_publisher(HandArray, "hands", qos_profile(topics["hands"].qos))
         self.pub_markers = None
         if params["publish_markers"]:
@@ -199,6 +200,7 @@ class EstimatorPart:
     def reset(self) -> None:
         self.stamps.reset()
         self.pairer.clear()
+        self.frame_ids.reset()
 
     # -- callbacks ---------------------------------------------------------------------------
     def _on_camera_info(self, msg: Any) -> None:
@@ -221,7 +223,10 @@ class EstimatorPart:
         frame_id = str(msg.header.frame_id) or self.params["camera_frame_id"]
         prepared = nl.prepare_frame(decode, stamp_ns, frame_id, self.pairer, self.stamps, stats,
                                     require_camera_info=bool(self.params["require_camera_info"]),
-                                    frame_id_fallback=self.params["camera_frame_id"])
+                                    frame_id_fallback=self.params["camera_frame_id"], frame_ids=self.frame_ids)
+        for w in prepared.notices:  # already one per occurrence that matters (new frame_id pair)
+            stats.last_warning = w
+            node.get_logger().warning(w)
         for w in prepared.warnings:
             stats.last_warning = w
             node.warn_throttled(w.split(":")[0][:40], w)
@@ -324,6 +329,7 @@ class HandPerceptionNode(LifecycleNode):
         self._diag_pub = None
         self._diag_timer = None
         self._last_input = None
+        self._topic_types = node_health.TopicTypeMonitor()
 
         for problem in declare_parameters(self, nl.node_parameters(self.EXECUTABLE)):
             self.get_logger().error(problem)
@@ -383,7 +389,17 @@ class HandPerceptionNode(LifecycleNode):
         if self.forecaster is not None:
             self.forecaster.reset()
 
+    def context_ok(self) -> bool:
+        """False once rclpy shut the context down (Ctrl-C: rclpy's signal handler does it before
+        any of our code runs); publishing then raises, so the worker stops quietly."""
+        try:
+            return bool(self.context.ok())
+        except Exception:  # noqa: BLE001 - no context: shutting down
+            return False
+
     def _handle(self, item: _Item) -> None:
+        if not self.context_ok():
+            return  # shutting down: nothing may be published any more
         frame = None
         if item.kind in ("image", "image_compressed"):
             assert self.estimator is not None
@@ -398,20 +414,56 @@ class HandPerceptionNode(LifecycleNode):
         self.stats.on_output(time.monotonic() - item.arrival)
 
     def _on_worker_error(self, exc: BaseException, item: Any) -> None:
+        if not self.context_ok():
+            return  # publishing raced the context's shutdown (Ctrl-C): not a processing error
         self.stats.bad += 1
         self.stats.last_error = f"{type(exc).__name__}: {exc}"
         self.warn_throttled("worker_error", f"processing failed, frame skipped: {type(exc).__name__}: {exc}\n"
                             + "".join(traceback.format_exception(exc)[-3:]))
 
+    def input_types(self) -> dict[str, str]:
+        """Fully resolved name -> type (``pkg/msg/Type``) of every live subscription."""
+        out = {}
+        for sub in self.subscriptions:
+            cls = sub.msg_type
+            out[str(sub.topic_name)] = f"{cls.__module__.split('.')[0]}/msg/{cls.__name__}"
+        return out
+
+    def check_input_types(self) -> None:
+        """Compare the graph's types on our input topics with ours; log each new problem in one
+        line (the subscription stays: DDS connects it once a publisher of the right type comes)."""
+        expected = self.input_types()
+        publishers: dict[str, list[tuple[str, str]]] = {}
+        try:
+            for name in expected:
+                publishers[name] = [
+                    (f"{info.node_namespace.rstrip('/')}/{info.node_name}", str(info.topic_type))
+                    for info in self.get_publishers_info_by_topic(name)]
+        except Exception as exc:  # noqa: BLE001 - a graph query failing must not stop diagnostics
+            self.get_logger().debug(f"topic type check skipped: {type(exc).__name__}: {exc}")
+            return
+        for line in self._topic_types.update(expected, publishers):
+            self.get_logger().warning(line)
+
+    def diagnostics_name(self) -> str:
+        """Status name with the node's namespace: '<ns>/<name>: hand perception' (no leading '/')."""
+        return f"{self.get_fully_qualified_name().lstrip('/')}: hand perception"
+
     def _publish_diagnostics(self) -> None:
         if self._diag_pub is None:
             return
+        if self._state == "active":
+            self.check_input_types()
         stats = self.stats.as_dict()
         since = None if self._last_input is None else time.monotonic() - self._last_input
-        extra = {"queue_size": self.params.get("queue_size", ""), "namespace": self.get_namespace()}
+        extra: dict[str, Any] = {"queue_size": self.params.get("queue_size", ""), "namespace": self.get_namespace()}
+        if self.estimator is not None:
+            extra["camera_info_received"] = self.estimator.pairer.received
+            extra["image_frame_ids"] = ",".join(self.estimator.frame_ids.frame_ids)
+        problems = list(self._topic_types.problems.values()) if self._state == "active" else []
         status = nl.diagnostic_status(
-            f"{self.get_name()}: hand perception", self.get_fully_qualified_name(), stats,
-            self.model_info, state=self._state, extra=extra, stale_after_s=5.0, seconds_since_input=since)
+            self.diagnostics_name(), self.get_fully_qualified_name(), stats, self.model_info, state=self._state,
+            extra=extra, stale_after_s=5.0, seconds_since_input=since, input_problems=problems)
         self._diag_pub.publish(nl.diagnostics_to_msg([status], self.get_clock().now().nanoseconds, _TYPES))
 
     # -- lifecycle ---------------------------------------------------------------------------
@@ -543,16 +595,21 @@ class HandPerceptionNode(LifecycleNode):
         self._state = "unconfigured"
         return TransitionCallbackReturn.SUCCESS
 
+    def stop_worker(self, timeout: float = 5.0) -> None:
+        """Stop taking frames and join the worker thread (on Ctrl-C / shutdown, first thing)."""
+        self._state = "finalized" if self._state == "active" else self._state
+        worker = self.worker
+        if worker is not None:
+            try:
+                worker.stop(timeout=timeout)
+            except Exception:  # noqa: BLE001 - exiting anyway
+                pass
+
     def close(self) -> None:
         """Stop the worker and release everything (used on process exit)."""
         # the worker first: after an external shutdown the context is gone and destroying ROS
         # entities may raise, which must not leave the worker running into interpreter exit
-        worker = self.worker
-        if worker is not None:
-            try:
-                worker.stop(timeout=5.0)
-            except Exception:  # noqa: BLE001 - exiting anyway
-                pass
+        self.stop_worker()
         try:
             self._release()
         except Exception:  # noqa: BLE001 - exiting anyway
@@ -565,11 +622,16 @@ def run_node(cls: type[HandPerceptionNode], args: list[str] | None = None) -> in
     node = None
     try:
         node = cls()
+        # rclpy.shutdown()/try_shutdown() from anywhere: stop the worker with the context
+        node.context.on_shutdown(node.stop_worker)
         executor = SingleThreadedExecutor()
         executor.add_node(node)
         executor.spin()
     except (KeyboardInterrupt, ExternalShutdownException):
-        pass
+        # Ctrl-C: rclpy's signal handler has already shut the context down; the worker stops
+        # now, before anything else, and a publish that raced the shutdown is dropped quietly
+        if node is not None:
+            node.stop_worker()
     finally:
         if node is not None:
             node.close()
