@@ -129,7 +129,9 @@ else:
             while time.monotonic() < end and (not got["markers"] or not got["diag"]):
                 rclpy.spin_once(self.node, timeout_sec=0.05)
             self.assertTrue(got["markers"])
-            self.assertTrue(any("hand_perception" in s.name for m in got["diag"] for s in m.status))
+            # the status name carries the namespace (two namespaced nodes never share one)
+            names = {s.name for m in got["diag"] for s in m.status}
+            self.assertIn(f"{NS}/hand_perception: hand perception", names)
 
 
     @launch_testing.post_shutdown_test()

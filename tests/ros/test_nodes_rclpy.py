@@ -209,3 +209,43 @@ def test_combined_node_autostarts():
         assert h.got["hands"][0].intrinsics_default  # no CameraInfo: default focal length, flagged
     finally:
         h.close()
+
+
+def test_context_shutdown_while_the_worker_publishes_is_quiet():
+    """Ctrl-C / rclpy.shutdown() while a frame is in the model: the worker's publish then finds
+    the context invalid (RCLError); that is dropped quietly, not counted as a bad frame."""
+    import threading
+
+    from rclpy.context import Context
+
+    ctx = Context()
+    rclpy.init(context=ctx)
+    node = HandEstimatorNode(context=ctx, parameter_overrides=[Parameter("autostart", value=False)])
+    try:
+        assert node.trigger_configure() == TransitionCallbackReturn.SUCCESS
+        assert node.trigger_activate() == TransitionCallbackReturn.SUCCESS
+        inside, gate = threading.Event(), threading.Event()
+        real = node.pipeline.estimator.process
+
+        def blocked(*a, **kw):
+            inside.set()
+            gate.wait(10)
+            return real(*a, **kw)
+
+        node.pipeline.estimator.process = blocked
+        f = encode_image(np.zeros((120, 160, 3), np.uint8), "rgb8")
+        msg = Image()
+        msg.header.stamp = stamp_to_time(T0, TYPES)
+        msg.header.frame_id = "cam"
+        msg.height, msg.width, msg.encoding, msg.step = 120, 160, "rgb8", int(f["step"])
+        msg.data = f["data"].tobytes()
+        node.enqueue("image", msg)
+        assert inside.wait(20)
+        rclpy.shutdown(context=ctx)
+        gate.set()
+        node.stop_worker()
+        assert node.stats.bad == 0 and node.stats.last_error == ""
+    finally:
+        gate.set()
+        node.close()
+        rclpy.try_shutdown(context=ctx)
