@@ -223,3 +223,59 @@ class DepthBuffer:
             return None, (f"nearest depth image is {abs(nearest - int(stamp_ns)) / 1e9:.3f} s from the colour "
                           f"image (depth_max_age_s {self.max_age_s:g})")
         return self._items[i], None
+
+
+@dataclass
+class DepthGate:
+    """When a node waits for depth and when it goes on monocular (pure logic; the nodes pair colour
+    and depth with message_filters' ApproximateTimeSynchronizer and feed this gate).
+
+    Calls: :meth:`on_depth` for every depth message, :meth:`on_pair` when the synchronizer pairs
+    a colour frame (returns False when that frame already went on monocular), :meth:`on_image`
+    for every colour frame (True: process it now without depth). A colour frame waits for its pair
+    while pairs came out within ``timeout_s``; otherwise (the depth topic is silent, or its stamps
+    are too far from the colour stamps to pair) it is processed monocular and counted in
+    ``status`` with the reason. ``timeout_s``: ``max(0.25, 10 * depth_max_age_s)`` in the nodes.
+    """
+
+    timeout_s: float = 0.25
+    status: DepthStatus = field(default_factory=lambda: DepthStatus(enabled=True))
+    _last_depth: float | None = None
+    _last_pair: float | None = None
+    _mono: deque = field(default_factory=lambda: deque(maxlen=64))
+    _paired: deque = field(default_factory=lambda: deque(maxlen=64))
+
+    def on_depth(self, now_s: float) -> None:
+        self._last_depth = float(now_s)
+
+    def on_pair(self, image_stamp_ns: int, now_s: float) -> bool:
+        self._last_pair = float(now_s)
+        stamp = int(image_stamp_ns)
+        if stamp in self._mono:
+            return False
+        self._paired.append(stamp)
+        return True
+
+    def live(self, now_s: float) -> bool:
+        """True while pairs keep coming (frames wait for their depth)."""
+        return self._last_pair is not None and now_s - self._last_pair <= self.timeout_s
+
+    def on_image(self, image_stamp_ns: int, now_s: float) -> bool:
+        stamp = int(image_stamp_ns)
+        if stamp in self._paired or self.live(now_s):
+            return False
+        self._mono.append(stamp)
+        self.status.missing += 1
+        self.status.last_problem = self.reason(now_s)
+        return True
+
+    def reason(self, now_s: float) -> str:
+        """Why frames run monocular now ('' while depth pairs)."""
+        if self.live(now_s):
+            return ""
+        if self._last_depth is None:
+            return "no depth image received yet"
+        silent = now_s - self._last_depth
+        if silent > self.timeout_s:
+            return f"depth topic silent for {silent:.1f} s"
+        return "depth stamps too far from the colour stamps to pair (depth_max_age_s)"

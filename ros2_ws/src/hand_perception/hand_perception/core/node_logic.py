@@ -252,6 +252,15 @@ _ESTIMATOR_PARAMS = (
               "Take the intrinsics from CameraInfo.p without distortion (for image_rect topics)."),
     ParamSpec("mono16_max", 0.0, "mono16 images: value mapped to white (e.g. 4095 for 12-bit "
               "sensors); 0 stretches each image's own range.", min=0.0, max=65535.0),
+    ParamSpec("depth_topic", "",
+              "Registered depth image topic (sensor_msgs/Image 16UC1 or 32FC1, e.g. realsense2_camera's "
+              "aligned_depth_to_color/image_raw), paired with the colour image by stamp "
+              "(ApproximateTimeSynchronizer); empty: no depth. Frames without a pair run monocular "
+              "(diagnostics say why)."),
+    ParamSpec("depth_scale", 0.001, "Metres per unit of 16UC1 depth (realsense2_camera: 0.001).",
+              min=1e-6, max=1.0),
+    ParamSpec("depth_max_age_s", 0.02, "Largest stamp difference (s) between a colour image and its "
+              "depth image (the synchronizer's slop).", min=0.0, max=1.0),
     ParamSpec("camera_frame_id", "",
               "frame_id for the outputs when the image header has none; empty uses header.frame_id "
               "(falls back to 'camera' when that is empty)."),

@@ -52,6 +52,7 @@ from hand_perception.core.conversions import (
     time_to_ns,
 )
 from hand_perception.core.types import FrameResult
+from hand_perception.nodes.depth_input import DepthInput
 
 _TYPES = RclpyTypes()
 
@@ -164,6 +165,7 @@ class EstimatorPart:
                 MarkerArray, "hands/markers", qos_profile(topics["hands/markers"].qos))
         self.tf = TransformBroadcaster(node, qos=qos_profile(nl.TF_QOS)) if params["publish_tf"] else None
         self._subs: list[Any] = []
+        self.depth = DepthInput(node, params) if DepthInput.wanted(params) else None  # RGB-D (nodes/depth_input.py)
         mono16 = float(params["mono16_max"])
         self._mono16_max = mono16 if mono16 > 0 else None
 
@@ -171,7 +173,12 @@ class EstimatorPart:
     def activate(self) -> None:
         node = self.node
         topics = {t.name: t for t in nl.TOPICS["hand_estimator"]}
-        if self.params["image_transport"] == "compressed":
+        if self.depth is not None:  # colour + depth paired by message_filters (nodes/depth_input.py)
+            kind, name = (("image_compressed", "image/compressed") if self.params["image_transport"] == "compressed"
+                          else ("image", "image"))
+            self._subs.extend(self.depth.activate(self._msg_types["compressed" if kind == "image_compressed" else "image"],
+                                                  name, kind, qos_profile(topics[name].qos)))
+        elif self.params["image_transport"] == "compressed":
             self._subs.append(node.create_subscription(
                 self._msg_types["compressed"], "image/compressed", lambda m: node.enqueue("image_compressed", m),
                 qos_profile(topics["image/compressed"].qos)))
@@ -214,6 +221,9 @@ class EstimatorPart:
         from hand_perception.core.image_codec import compressed_to_rgb, image_to_rgb
 
         node, msg = self.node, item.msg
+        depth_msg = None
+        if isinstance(msg, tuple):  # (image, depth) paired by DepthInput
+            msg, depth_msg = msg
         stats = node.stats
         if item.kind == "image_compressed":
             decode: Callable[[], Any] = lambda: compressed_to_rgb(msg)  # noqa: E731
@@ -235,8 +245,11 @@ class EstimatorPart:
         if prepared.skip_reason is not None:
             node.warn_throttled(prepared.skip_reason[:40], f"frame {stamp_ns} skipped: {prepared.skip_reason}")
             return None
+        depth = None
+        if depth_msg is not None and self.depth is not None:
+            depth = self.depth.decode(depth_msg, prepared.image.shape[1], prepared.image.shape[0])
         frame = self.pipeline.estimator.process(prepared.image, prepared.stamp_ns, prepared.intrinsics,
-                                                frame_id=prepared.frame_id, color_order="rgb")
+                                                frame_id=prepared.frame_id, color_order="rgb", depth=depth)
         frame.latency_s = time.monotonic() - item.arrival
         for w in frame.warnings:
             node.warn_throttled(w[:40], w)
@@ -461,6 +474,10 @@ class HandPerceptionNode(LifecycleNode):
             extra["camera_info_received"] = self.estimator.pairer.received
             extra["image_frame_ids"] = ",".join(self.estimator.frame_ids.frame_ids)
         problems = list(self._topic_types.problems.values()) if self._state == "active" else []
+        if self.estimator is not None and self.estimator.depth is not None:  # RGB-D: pairs, fallbacks
+            values, problem = self.estimator.depth.diagnostics()
+            extra.update(values)
+            problems += [problem] if problem and self._state == "active" else []
         status = nl.diagnostic_status(
             self.diagnostics_name(), self.get_fully_qualified_name(), stats, self.model_info, state=self._state,
             extra=extra, stale_after_s=5.0, seconds_since_input=since, input_problems=problems)
