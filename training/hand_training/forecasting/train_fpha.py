@@ -52,7 +52,8 @@ def build_data(conf: dict, root: str, max_sequences: int | None = None):
 
 
 def train_model(kind: str, conf: dict, train_seqs, out: Path, progress: bool = True):
-    """Train and save; returns (model, checkpoint path, training summary)."""
+    """Train and save; returns (model, checkpoint path, training summary). Under torchrun only
+    rank 0 saves (other ranks get a None path)."""
     from .data import encode_sequences
 
     tr = conf.get("train", {})
@@ -67,8 +68,15 @@ def train_model(kind: str, conf: dict, train_seqs, out: Path, progress: bool = T
         cfg = config_from_dict(conf.get("model"))
         enc = encode_sequences(train_seqs, cfg.fps)
         model = GHTT(cfg)
-        rp = train_pose_block(model, enc, int(tr.get("epochs_p", 100)), out, tr.get("max_steps_p"), stride=stride,
-                              seed=seed, progress=progress)
+        if tr.get("trainer") == "ddp":
+            from .train_fpha_ddp import train_ddp
+
+            rp = train_ddp("ghtt", model, enc, tr, out)
+            if rp["rank"] != 0:
+                return model, None, {"P": rp}
+        else:
+            rp = train_pose_block(model, enc, int(tr.get("epochs_p", 100)), out, tr.get("max_steps_p"), stride=stride,
+                                  seed=seed, progress=progress)
         summary = {"P": {"steps": rp["steps"], "windows": rp["windows"], "last": rp["last"]}}
         if int(tr.get("max_steps_a", 0)) > 0:
             from hand_models.networks.ghtt.text_embeddings import taxonomy_embeddings
@@ -97,8 +105,15 @@ def train_model(kind: str, conf: dict, train_seqs, out: Path, progress: bool = T
         cfg = config_from_dict(conf.get("model"))
         enc = encode_sequences(train_seqs, cfg.fps)
         model = DiffusionForecaster(cfg)
-        r = train_diffusion(model, enc, int(tr.get("epochs", 100)), out, tr.get("max_steps"), stride=stride, seed=seed,
-                            progress=progress)
+        if tr.get("trainer") == "ddp":
+            from .train_fpha_ddp import train_ddp
+
+            r = train_ddp("diffusion", model, enc, tr, out)
+            if r["rank"] != 0:
+                return model, None, r
+        else:
+            r = train_diffusion(model, enc, int(tr.get("epochs", 100)), out, tr.get("max_steps"), stride=stride, seed=seed,
+                                progress=progress)
         summary = {"steps": r["steps"], "windows": r["windows"], "last": r["last"]}
         path = out / "diffusion_forecaster.pt"
         ckpt.save(path, model=model.state_dict(), config=model.cfg.to_dict(), kind="diffusion", taxonomy="",
@@ -150,9 +165,10 @@ def export_onnx(kind: str, ckpt_path: Path, model, out: Path) -> dict:
         from hand_models.inference.export import export_model
 
         res = {}
+        conf = {"checkpoint": str(ckpt_path), "size": model.cfg.to_dict()}
         for name in ("ghtt_pose_encoder", "ghtt_pose_decoder"):
-            r = export_model(name, "onnx", config={"checkpoint": str(ckpt_path)}, out_dir=onnx_dir)
-            res[name] = str(r) if not isinstance(r, dict) else {k: str(v) for k, v in r.items()}
+            r = export_model(name, out_dir=onnx_dir, formats=("onnx",), config=conf)
+            res[name] = {k: str(v) for k, v in r.items()}
         return res
     from hand_models.inference.manifest import Manifest, sha256_file, software_versions
     from hand_models.networks.ghtt.export import check_diffusion_parity, export_diffusion
@@ -222,6 +238,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     print(json.dumps({"data": info}), flush=True)
     model, ckpt_path, summary = train_model(kind, conf, train_seqs, out, progress=not args.no_progress)
+    if ckpt_path is None:  # a torchrun worker other than rank 0: rank 0 evaluates and exports
+        return 0
     report = evaluate_model(kind, model, val_seqs, conf, progress=not args.no_progress)
     report.update({"split": "validation subjects " + ",".join(info["val_subjects"]) + " (FPHA training half)",
                    "checkpoint": str(ckpt_path), "data": info, "training": summary})
