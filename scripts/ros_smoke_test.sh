@@ -62,7 +62,8 @@ Environment (defaults in brackets):
   SMOKE_IMAGE_TOPIC         image topic in the bag / launch image_topic [/image_raw]
   SMOKE_CAMERA_INFO_TOPIC   camera info topic / launch camera_info_topic [/camera_info]
   SMOKE_NODES               node layouts to launch, in order (full.launch.py nodes:=) [combined split]
-  SMOKE_NAMESPACE           launch namespace:= (relative output topics move under it) []
+  SMOKE_NAMESPACE           launch namespace:= (relative output topics move under it); empty: the
+                            argument is not passed ('ros2 launch' rejects 'namespace:=') []
   SMOKE_LAUNCH_ARGS         extra launch arguments, e.g. 'use_sim_time:=true backend:=...' []
   SMOKE_QOS_RELIABILITY     echo --qos-reliability [reliable: the nodes' outputs are reliable]
   SMOKE_QOS_DURABILITY      echo --qos-durability [volatile: the nodes' outputs are volatile]
@@ -70,7 +71,9 @@ Environment (defaults in brackets):
   SMOKE_ECHO_TIMEOUT        s to wait for one message on a topic [30]
   SMOKE_CLI_TIMEOUT         s for one 'ros2 lifecycle get' / 'ros2 node list' call [20]
   SMOKE_SHUTDOWN_TIMEOUT    s for the launch to exit after SIGINT before SIGTERM/SIGKILL [30]
-  SMOKE_STRICT_LOG          1: '[ERROR]' or 'Traceback' lines in a launch log fail the run [0]
+  SMOKE_STRICT_LOG          1: any '[ERROR]' line in a launch log fails the run [0]. Always failing:
+                            a launch that exits before it is stopped, a Traceback, 'process has
+                            died', 'Caught exception in launch', 'malformed launch argument', RCLError
   SMOKE_WORKDIR             work folder (bag, logs, echo output) [a new mktemp -d folder]
   SMOKE_KEEP                1: keep the work folder after a passing run [0; kept on failure]
 
@@ -141,6 +144,12 @@ for layout in "${LAYOUTS[@]}"; do
 done
 NAMESPACE="${NAMESPACE#/}"
 NAMESPACE="${NAMESPACE%/}"
+for arg in ${EXTRA_LAUNCH_ARGS[@]+"${EXTRA_LAUNCH_ARGS[@]}"}; do
+  if ! [[ "$arg" =~ ^[A-Za-z_][A-Za-z0-9_]*:=.+$ ]]; then
+    printf "%s: SMOKE_LAUNCH_ARGS: %q is not <name>:=<value> with a non-empty value ('ros2 launch' rejects it)\n" "$PROG" "$arg" >&2
+    exit 2
+  fi
+done
 
 # ------------------------------------------------------------------------------- helpers
 
@@ -478,8 +487,12 @@ echo_once() { # layout topic type
 for layout in "${LAYOUTS[@]}"; do
   log="${WORKDIR}/launch_${layout}.log"
   launch_cmd=(ros2 launch hand_perception full.launch.py "bag:=${BAG}" "image_topic:=${IMAGE_TOPIC}"
-    "camera_info_topic:=${CAMERA_INFO_TOPIC}" "nodes:=${layout}" "namespace:=${NAMESPACE}"
-    ${EXTRA_LAUNCH_ARGS[@]+"${EXTRA_LAUNCH_ARGS[@]}"})
+    "camera_info_topic:=${CAMERA_INFO_TOPIC}" "nodes:=${layout}")
+  # an empty value is a malformed launch argument: no namespace means leaving the argument out
+  if [[ -n "$NAMESPACE" ]]; then
+    launch_cmd+=("namespace:=${NAMESPACE}")
+  fi
+  launch_cmd+=(${EXTRA_LAUNCH_ARGS[@]+"${EXTRA_LAUNCH_ARGS[@]}"})
   say "[${layout}] ${launch_cmd[*]}  (log: ${log})"
   # In its own session (process group), so the whole launch tree can be signalled at once, and
   # with SIGINT/SIGQUIT at their defaults: bash starts background commands with both ignored,
@@ -500,10 +513,12 @@ os.execvp(sys.argv[1], sys.argv[1:])' "${launch_cmd[@]}" >"$log" 2>&1 </dev/null
     [[ -n "$topic" ]] && echo_once "$layout" "$topic" "$msg_type"
   done < <(expected_topics "$layout")
 
+  launch_exited=""
   if launch_alive; then
     record "$layout" "launch running" PASS "ros2 launch still up after the checks"
   else
     wait "$LAUNCH_PID" 2>/dev/null && launch_rc=0 || launch_rc=$?
+    launch_exited="ros2 launch exited by itself (status ${launch_rc})"
     record "$layout" "launch running" FAIL "ros2 launch exited (status ${launch_rc}) before the end of the checks"
   fi
 
@@ -514,13 +529,23 @@ os.execvp(sys.argv[1], sys.argv[1:])' "${launch_cmd[@]}" >"$log" 2>&1 </dev/null
     *) record "$layout" "shutdown on SIGINT" FAIL "still running ${SHUTDOWN_TIMEOUT} s after SIGINT (${STOP_HOW} needed)" ;;
   esac
 
-  errors="$(grep -c -e '\[ERROR\]' -e 'Traceback' "$log" || true)"
-  if [[ "${errors:-0}" == "0" ]]; then
-    record "$layout" "launch log" PASS "no [ERROR] / Traceback lines"
-  elif [[ "$STRICT_LOG" == "1" ]]; then
-    record "$layout" "launch log" FAIL "${errors} [ERROR] / Traceback lines in ${log}"
+  # The launch log fails when the launch failed: it exited before being stopped, or it shows a
+  # crash (a traceback, a dead process, launch's own exceptions, an invalid rclpy context).
+  fatal="$(grep -e 'Traceback' -e 'process has died' -e 'Caught exception in launch' \
+    -e 'malformed launch argument' -e 'RCLError' "$log" | head -n 1 || true)"
+  errors="$(grep -c -e '\[ERROR\]' "$log" || true)"
+  if [[ -n "$launch_exited" ]]; then
+    last="$(grep -v '^[[:space:]]*$' "$log" | tail -n 1 || true)"
+    record "$layout" "launch log" FAIL "${launch_exited}: ${last:-empty log}"
+  elif [[ -n "$fatal" ]]; then
+    record "$layout" "launch log" FAIL "${fatal}"
+  elif [[ "${errors:-0}" != "0" && "$STRICT_LOG" == "1" ]]; then
+    record "$layout" "launch log" FAIL "${errors} [ERROR] lines in ${log}"
   else
-    say "note: ${errors} [ERROR] / Traceback lines in ${log} (SMOKE_STRICT_LOG=1 makes this a failure)"
+    if [[ "${errors:-0}" != "0" ]]; then
+      say "note: ${errors} [ERROR] lines in ${log} (SMOKE_STRICT_LOG=1 makes this a failure)"
+    fi
+    record "$layout" "launch log" PASS "ran until stopped; no traceback, dead process or launch exception"
   fi
 done
 
