@@ -113,3 +113,14 @@ def test_depth_files_npy_and_sizes(tmp_path):
     d, problem = files.get(5, 320, 240)
     assert d is None and "no depth frame 5" in problem
     assert files.status.paired == 2 and files.status.bad == 1 and files.status.missing == 1
+
+
+def test_measure_rgbd_depth_beats_monocular():
+    from hand_perception.rgbd_eval import measure_rgbd
+
+    out = measure_rgbd(num_frames=3, seeds=(0,), width=320, height=240)
+    mono, rgbd = out["monocular"], out["rgbd"]
+    assert out["frames"] == 3 and rgbd["detected"] >= 3
+    assert rgbd["mpjpe_camera_mm"] < 25.0 < mono["mpjpe_camera_mm"]
+    assert rgbd["wrist_depth_error_mm"] < mono["wrist_depth_error_mm"]
+    assert set(rgbd["placement_sources"]) <= {"depth", "fused"}

@@ -65,11 +65,11 @@ class DepthPlacementConfig:
     noise_coeff: float = 0.004  # sensor noise std per joint (m) = noise_floor + noise_coeff * z^2
     noise_floor_m: float = 0.001
     surface_std_m: float = 0.004  # uncertainty of the surface-to-joint offset per joint
-    common_std_m: float = 0.003  # correlated part (shared by all joints: offsets, calibration)
+    common_std_m: float = 0.005  # correlated part (shared by all joints: offsets, calibration, the fit after)
     mono_rel_std: float = 0.10  # monocular depth std as a fraction of the depth, when not given
     depth_only_weight: float = 0.05  # monocular weight below which the source is "depth"
     per_joint: bool = True  # also correct each inlier joint's depth (the monocular shape's relative depths)
-    shape_std_m: float = 0.015  # 1-sigma of a joint's depth relative to the wrist in the monocular shape
+    shape_std_m: float = 0.03  # 1-sigma of a joint's depth relative to the wrist in the monocular shape
     joint_gate: float = 3.0  # per-joint correction only within this many combined sigmas
 
 
