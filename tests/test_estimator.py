@@ -7,7 +7,7 @@ import torch
 
 from hand_models.fitting import ManoFitter, pose_from_angles, sample_angles
 from hand_models.mano import ManoLayer
-from hand_perception.core.config import load_pipeline_config, pipeline_config_from_dict
+from hand_perception.core.config import EstimatorConfig, load_pipeline_config, pipeline_config_from_dict
 from hand_perception.core.estimator import HandEstimator
 from hand_perception.core.pipeline import HandPerceptionPipeline
 from hand_perception.core.placement import default_intrinsics, place_hand, wrist_frame, wrist_pose
@@ -111,7 +111,8 @@ class ScriptedTracker:
 def test_estimator_end_to_end_with_scripted_tracker():
     left, right = _hand("left", 3, (-0.12, 0.0, 0.55)), _hand("right", 4, (0.12, 0.0, 0.6))
     tracker = ScriptedTracker([[("left", left), ("right", right)]] * 5)
-    est = HandEstimator(tracker=tracker)
+    # the scripted keypoints are exact joint projections, not MediaPipe's compact keypoints
+    est = HandEstimator(EstimatorConfig(keypoint_spread=1.0), tracker=tracker)
     image = np.zeros((480, 640, 3), np.uint8)
     intr = CameraIntrinsics(K=K, width=640, height=480)
     for i in range(5):
@@ -197,7 +198,7 @@ def test_warm_started_fit_falls_back_when_the_hand_jumps():
 
     first, second = _hand("right", 20, (0.0, 0.0, 0.5)), _hand("right", 21, (0.05, 0.02, 0.45))
     tracker = ScriptedTracker([[("right", first)], [("right", second)]])
-    est = HandEstimator(EstimatorConfig(), TemporalSection(model="none"), tracker=tracker)
+    est = HandEstimator(EstimatorConfig(keypoint_spread=1.0), TemporalSection(model="none"), tracker=tracker)
     img = np.zeros((480, 640, 3), np.uint8)
     est.process(img, 1, CameraIntrinsics(K=K))
     result = est.process(img, 2, CameraIntrinsics(K=K))  # same track, very different pose

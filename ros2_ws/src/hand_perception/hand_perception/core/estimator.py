@@ -22,8 +22,16 @@ import numpy as np
 from hand_models.fitting import ManoFitter
 from hand_models.geometry import validate_intrinsics
 from hand_perception.core.config import EstimatorConfig, TemporalSection
-from hand_perception.core.placement import default_intrinsics, normalized_points, place_hand, wrist_pose
-from hand_perception.core.temporal import OneEuroTemporalModel, TemporalConfig, TemporalModel
+from hand_perception.core.placement import (
+    HandSizeTracker,
+    default_intrinsics,
+    normalized_points,
+    on_rays,
+    place_monocular,
+    project,
+    wrist_pose,
+)
+from hand_perception.core.temporal import OneEuroTemporalModel, TemporalConfig, TemporalModel, limit_hands
 from hand_perception.core.types import CameraIntrinsics, FrameResult, HandState, Keypoints2D, ManoParams
 
 log = logging.getLogger(__name__)
@@ -54,6 +62,12 @@ def make_temporal_model(section: TemporalSection) -> TemporalModel | None:
     return OneEuroTemporalModel(fallback)
 
 
+def _placed_keypoints(kp: Keypoints2D, lifted) -> np.ndarray:
+    """(21, 2) keypoints a lifted hand was placed on (spread to skeleton joints), px."""
+    placed = lifted[0]
+    return placed.keypoints_px if placed.keypoints_px is not None else np.asarray(kp.keypoints, np.float64)
+
+
 class HandEstimator:
     """Stateful per-stream estimator (one per camera). See the module docstring."""
 
@@ -76,6 +90,7 @@ class HandEstimator:
                 redetect_interval=self.config.redetect_interval,
                 num_threads=self.config.num_threads,
                 backend=_backend_string(self.config.backend, self.config.device),
+                lost_track_memory_s=max(1.0, temporal.max_gap_s),  # a hand back near its prediction keeps its id
             )
         self.tracker = tracker
         self.fitters = {}
@@ -89,6 +104,10 @@ class HandEstimator:
         self._intrinsics_warned = False
         #: last MANO fit per (side, track id): warm start of the next frame's fit
         self._last_fit: dict[tuple[str, int], dict[str, np.ndarray]] = {}
+        #: running hand size per (side, track id) (monocular scale, see placement.HandSizeTracker)
+        self._sizes: dict[tuple[str, int], HandSizeTracker] = {}
+        #: this frame's placement keypoints per (side, track id): what observed hands publish
+        self._frame_keypoints: dict[tuple[str, int], np.ndarray] = {}
         #: placement source and depth std per (side, track id) (RGB-D, see _apply_depth)
         self._placement: dict[tuple[str, int], tuple[str, float]] = {}
 
@@ -101,6 +120,7 @@ class HandEstimator:
         self._last_stamp = None
         self._last_fit = {}
         self._placement = {}
+        self._sizes = {}
 
     def model_info(self) -> dict[str, str]:
         fitter = next(iter(self.fitters.values()), None)
@@ -141,14 +161,25 @@ class HandEstimator:
         self._last_stamp = stamp_ns
         return stamp_ns
 
-    def _lift(self, kp: Keypoints2D, intrinsics: CameraIntrinsics, warnings: list[str]):
+    def _size_tracker(self, kp: Keypoints2D, still: bool) -> HandSizeTracker:
+        """The hand's running size (a fresh one for stills and untracked hands)."""
+        calibrated = self.config.hand_length_left_m if kp.side == "left" else self.config.hand_length_right_m
+        if still or kp.track_id < 0:
+            return HandSizeTracker(calibrated, self.config.size_window)
+        key = (kp.side, int(kp.track_id))
+        if key not in self._sizes:
+            self._sizes[key] = HandSizeTracker(calibrated, self.config.size_window)
+        return self._sizes[key]
+
+    def _lift(self, kp: Keypoints2D, intrinsics: CameraIntrinsics, warnings: list[str], still: bool = False):
         """Metric joints (21, 3) and depth of one detected hand, or None."""
         if kp.landmarks_3d is None:
             warnings.append(f"hand {kp.track_id}: no metric landmarks; skipped")
             return None
         conf = np.where(kp.confidence >= self.config.min_keypoint_confidence, kp.confidence, 0.0)
         try:
-            placed = place_hand(kp.landmarks_3d, kp.keypoints, conf, intrinsics)
+            placed = place_monocular(kp.landmarks_3d, kp.keypoints, conf, intrinsics, self._size_tracker(kp, still),
+                                     self.config.keypoint_spread)
         except (ValueError, np.linalg.LinAlgError) as exc:
             warnings.append(f"hand {kp.track_id}: placement failed ({exc}); skipped")
             return None
@@ -196,7 +227,7 @@ class HandEstimator:
         stages["keypoints"] = time.perf_counter() - t
 
         t = time.perf_counter()
-        lifted = [(kp, self._lift(kp, intr, warnings)) for kp in detections]
+        lifted = [(kp, self._lift(kp, intr, warnings, still)) for kp in detections]
         lifted = [(kp, res) for kp, res in lifted if res is not None]
         placement_info = self._apply_depth(lifted, depth, width, height, warnings)  # RGB-D (depth_placement)
         stages["placement"] = time.perf_counter() - t
@@ -213,12 +244,37 @@ class HandEstimator:
                 self.temporal.set_camera(np.asarray(intr.K, dtype=np.float64), width, height)
             hands = self.temporal.update(stamp_ns, hands)
             warnings.extend(getattr(self.temporal, "last_warnings", []))
+            self._agree(hands, intr)
+        # one hand per side, at most max_hands, whatever the temporal model (issue 11 defect 3)
+        hands = limit_hands(hands, self.config.max_hands)
         stages["temporal"] = time.perf_counter() - t
+        live = {(h.side, int(h.track_id)) for h in hands}
+        self._sizes = {k: v for k, v in self._sizes.items() if k in live}
         self._attach_placement(hands, placement_info)
 
         return FrameResult(stamp_ns=stamp_ns, frame_id=frame_id, hands=hands,
                            intrinsics_default=intr.is_default, latency_s=time.perf_counter() - t_start,
                            stage_latency_s=stages, warnings=warnings)
+
+    def _agree(self, hands: list[HandState], intr: CameraIntrinsics) -> None:
+        """After the temporal stage: 2D/3D agreement and the documented wrist frame, in place.
+
+        Observed hands publish this frame's keypoints (no filter lag in 2D: streaming is as
+        accurate as stills) and their joints on those keypoints' rays at the filtered depths
+        (the filter smooths the depth, the noisy part of a monocular hand); predicted hands
+        publish the projection of their predicted joints. The wrist pose is recomputed from
+        the published joints (``placement.wrist_frame``).
+        """
+        for h in hands:
+            key = (h.side, int(h.track_id))
+            joints = np.asarray(h.joints, dtype=np.float64)
+            if h.is_observed and key in self._frame_keypoints and np.all(joints[:, 2] > 1e-3):
+                h.keypoints_2d = self._frame_keypoints[key].copy()
+                h.joints = on_rays(h.keypoints_2d, joints[:, 2], intr)
+            elif np.all(joints[:, 2] > 1e-3):
+                h.keypoints_2d = project(joints, intr)
+            h.wrist_position, h.wrist_orientation_xyzw = wrist_pose(h.joints, h.side)
+            h.depth = float(h.joints[0, 2])
 
     def _apply_depth(self, lifted, depth, width: int, height: int, warnings: list[str]) -> dict:
         """RGB-D placement: rescales each lifted hand in place by :func:`place_with_depth`.
@@ -275,7 +331,7 @@ class HandEstimator:
                      ("global_orient", "hand_pose", "betas", "transl")} if warm else None)
             rays = sigma = None
             if self.config.ik_pixel_sigma > 0:
-                rays = np.stack([normalized_points(lifted[i][0].keypoints, intr) for i in idx])
+                rays = np.stack([normalized_points(_placed_keypoints(*lifted[i]), intr) for i in idx])
                 sigma = np.full(len(idx), self.config.ik_pixel_sigma / float(np.asarray(intr.K)[0, 0]))
             try:
                 result = fitter.fit(joints, conf, init=init, rays=rays, ray_sigma=sigma,
@@ -293,6 +349,7 @@ class HandEstimator:
                 fits[i] = (result, k, fitter.model_name)
         seen = {(kp.side, int(kp.track_id)) for kp, _ in lifted}
         self._last_fit = {k: v for k, v in self._last_fit.items() if k in seen}
+        self._frame_keypoints = {}
         hands = []
         for i, (kp, (placed, conf)) in enumerate(lifted):
             mano, joints, model = None, placed.joints, ""
@@ -301,10 +358,15 @@ class HandEstimator:
                 mano = ManoParams(global_orient=result.global_orient[k].copy(), hand_pose=result.hand_pose[k].copy(),
                                   betas=result.betas[k].copy(), transl=result.transl[k].copy())
                 joints = result.joints[k].copy()
+            # 2D/3D agreement: the joints move onto their keypoints' rays at their fitted depths, so
+            # the published joints project exactly onto the published keypoints
+            kp2d = _placed_keypoints(kp, (placed, conf))
+            self._frame_keypoints[(kp.side, int(kp.track_id))] = kp2d
+            joints = on_rays(kp2d, joints[:, 2], intr)
             position, quat = wrist_pose(joints, kp.side)
             hands.append(HandState(
                 side=kp.side, track_id=int(kp.track_id), confidence=float(kp.score),
-                keypoints_2d=np.asarray(kp.keypoints, dtype=np.float64), keypoint_confidence=np.asarray(conf),
+                keypoints_2d=kp2d.copy(), keypoint_confidence=np.asarray(conf),
                 joints=joints, wrist_position=position, wrist_orientation_xyzw=quat, mano=mano,
                 bbox=np.asarray(kp.bbox, dtype=np.float64), is_observed=True, depth=float(joints[0, 2]),
                 model=model,

@@ -30,12 +30,16 @@ def default_intrinsics(width: int, height: int) -> CameraIntrinsics:
 @dataclass
 class Placement:
     """joints (21, 3) camera frame (m); translation (3,) added to the hand-centred shape;
-    depth = wrist z (m); reprojection_px = RMS reprojection error of confident keypoints."""
+    depth = wrist z (m); reprojection_px = RMS reprojection error of confident keypoints;
+    depth_std = 1-sigma uncertainty of depth (m, NaN: not estimated); keypoints_px (21, 2) the
+    keypoints the hand was placed on (None: the caller's)."""
 
     joints: np.ndarray
     translation: np.ndarray
     depth: float
     reprojection_px: float
+    depth_std: float = float("nan")
+    keypoints_px: np.ndarray | None = None
 
 
 def normalized_points(keypoints_px: np.ndarray, intrinsics: CameraIntrinsics) -> np.ndarray:
@@ -133,3 +137,146 @@ def wrist_pose(joints: np.ndarray, side: str) -> tuple[np.ndarray, np.ndarray]:
     if q[3] < 0:
         q = -q
     return np.asarray(joints[0], dtype=np.float64).copy(), q
+
+
+# --- monocular scale: a constant hand size per track -------------------------------------------
+
+#: Parent of each joint in our 21-joint order (-1 for the wrist): the 20 bones are (PARENT[j], j).
+PARENT = np.array([-1, 0, 1, 2, 3, 0, 5, 6, 7, 0, 9, 10, 11, 0, 13, 14, 15, 0, 17, 18, 19])
+#: The joints of the hand length: wrist -> middle MCP -> PIP -> DIP -> tip.
+LENGTH_CHAIN = np.array([0, 9, 10, 11, 12])
+
+#: How far MediaPipe's 2D keypoints spread about their centroid compared with skeleton joints:
+#: the landmark network puts the wrist, the thumb base and the fingertips on the visible skin,
+#: inside the joint positions (rendered MANO-format hands: median RMS-spread ratio 0.945 over 412
+#: tracked hands; RHD renders, a different skeleton: 0.89-0.94). A hand of the right size placed on
+#: the raw keypoints lands 1 / 0.945 too far; :func:`spread_keypoints` undoes the compaction.
+KEYPOINT_SPREAD = 0.945
+#: Relative 1-sigma uncertainty of a hand size given in the configuration (a tape measure)
+CALIBRATED_SIZE_REL_STD = 0.02
+#: ... and of a size estimated from the landmark network's metric hands: the network predicts
+#: an average-sized hand, so the spread of adult hand lengths (~7 %) remains
+ESTIMATED_SIZE_REL_STD = 0.07
+#: Relative uncertainty of the keypoint-spread correction itself
+SPREAD_REL_STD = 0.03
+
+
+def bone_lengths(joints: np.ndarray) -> np.ndarray:
+    """(..., 21, 3) joints -> (..., 20) bone lengths (m), bone j-1 ends at joint j."""
+    j = np.asarray(joints, dtype=np.float64)
+    return np.linalg.norm(j[..., 1:, :] - j[..., PARENT[1:], :], axis=-1)
+
+
+def hand_length(joints: np.ndarray) -> float:
+    """Hand length (m) of (21, 3) joints: wrist -> middle MCP -> PIP -> DIP -> tip along the
+    finger (the length a tape measure gives for a flat hand, wrist crease to middle fingertip)."""
+    j = np.asarray(joints, dtype=np.float64)[LENGTH_CHAIN]
+    return float(np.linalg.norm(np.diff(j, axis=0), axis=1).sum())
+
+
+def spread_keypoints(keypoints_px: np.ndarray, spread: float = KEYPOINT_SPREAD) -> np.ndarray:
+    """(21, 2) MediaPipe keypoints -> (21, 2) skeleton-joint keypoints: scaled by 1 / spread
+    about their centroid (see :data:`KEYPOINT_SPREAD`; spread 1 returns a copy)."""
+    kp = np.asarray(keypoints_px, dtype=np.float64)
+    if spread == 1.0:
+        return kp.copy()
+    c = kp.mean(0)
+    return c + (kp - c) / spread
+
+
+class HandSizeTracker:
+    """Running robust estimate of one hand's length (m) from its per-frame metric hands.
+
+    ``update(length)`` adds a frame's estimate (NaN ignored) and returns the median of the last
+    ``window`` estimates; a ``calibrated`` length (> 0) overrides the estimates. ``rel_std`` is
+    the relative 1-sigma uncertainty of the current value.
+    """
+
+    def __init__(self, calibrated: float = 0.0, window: int = 90) -> None:
+        self.calibrated = float(calibrated)
+        self.window = int(window)
+        self._samples: list[float] = []
+
+    def update(self, length: float) -> float:
+        if np.isfinite(length) and length > 0:
+            self._samples.append(float(length))
+            del self._samples[:-self.window]
+        return self.value
+
+    @property
+    def value(self) -> float:
+        if self.calibrated > 0:
+            return self.calibrated
+        return float(np.median(self._samples)) if self._samples else float("nan")
+
+    @property
+    def rel_std(self) -> float:
+        return CALIBRATED_SIZE_REL_STD if self.calibrated > 0 else ESTIMATED_SIZE_REL_STD
+
+    @property
+    def count(self) -> int:
+        return len(self._samples)
+
+
+def monocular_depth_std(depth: float, size_rel_std: float, reprojection_px: float, spread_px: float) -> float:
+    """1-sigma uncertainty (m) of a monocular hand depth ``depth`` (m): depth ~ f * size / spread,
+    so its relative error combines the hand size's, the keypoint-spread correction's and the
+    keypoints' own (RMS reprojection error over the hand's RMS spread in pixels)."""
+    pix = reprojection_px / max(spread_px, 1.0)
+    return float(depth * np.sqrt(size_rel_std**2 + SPREAD_REL_STD**2 + pix**2))
+
+
+def project(points: np.ndarray, intrinsics: CameraIntrinsics) -> np.ndarray:
+    """(N, 3) camera-frame points -> (N, 2) pixels with the intrinsics (distortion included; skew
+    ignored, as in :func:`normalized_points`, so the two invert each other)."""
+    from hand_models.geometry import project_points
+
+    P = np.asarray(points, dtype=np.float64)
+    K = np.asarray(intrinsics.K, dtype=np.float64)
+    dist = np.asarray(intrinsics.dist, dtype=np.float64).reshape(-1)
+    if dist.size and np.any(dist != 0):
+        return project_points(torch.from_numpy(P), torch.from_numpy(K), torch.from_numpy(dist)).numpy()
+    z = np.where(np.abs(P[:, 2]) > 1e-9, P[:, 2], 1e-9)
+    return np.stack([K[0, 0] * P[:, 0] / z + K[0, 2], K[1, 1] * P[:, 1] / z + K[1, 2]], -1)
+
+
+def on_rays(keypoints_px: np.ndarray, depths: np.ndarray, intrinsics: CameraIntrinsics) -> np.ndarray:
+    """(21, 2) pixels and (21,) depths z (m) -> (21, 3) camera-frame points on the keypoints'
+    undistorted viewing rays at those depths (they project exactly onto the keypoints)."""
+    xy = normalized_points(keypoints_px, intrinsics)
+    z = np.asarray(depths, dtype=np.float64)
+    return np.concatenate([xy * z[:, None], z[:, None]], 1)
+
+
+def place_monocular(
+    landmarks_3d: np.ndarray,
+    keypoints_px: np.ndarray,
+    confidence: np.ndarray,
+    intrinsics: CameraIntrinsics,
+    size: HandSizeTracker,
+    spread: float = KEYPOINT_SPREAD,
+) -> Placement:
+    """Monocular metric placement of one hand with a per-track hand size.
+
+    landmarks_3d (21, 3): the landmark network's metric hand (camera axes, any origin);
+    keypoints_px (21, 2) its 2D keypoints; confidence (21,); size: the track's
+    :class:`HandSizeTracker` (updated with this frame's :func:`hand_length`). The frame's hand is
+    rescaled so that its hand length is the track's (per frame: the network's whole hand grows
+    and shrinks with its finger chain; measured on rendered sequences, normalising by the chain
+    halves the spread of the wrist depth against normalising by the median bone ratio), its
+    keypoints are spread to skeleton joints (:func:`spread_keypoints`) and the translation is
+    solved on their undistorted rays (:func:`place_hand`). The result carries ``depth_std`` and
+    the keypoints it was placed on.
+    """
+    X = np.asarray(landmarks_3d, dtype=np.float64)
+    kp = spread_keypoints(keypoints_px, spread)
+    frame_length = hand_length(X)
+    length = size.update(frame_length)
+    if np.isfinite(length) and np.isfinite(frame_length) and frame_length > 0:
+        X = X * (length / frame_length)
+    placed = place_hand(X, kp, confidence, intrinsics)
+    ok = np.asarray(confidence) > 0
+    spread_px = float(np.sqrt(((kp[ok] - kp[ok].mean(0)) ** 2).sum(1).mean())) if ok.any() else 0.0
+    placed.depth_std = monocular_depth_std(placed.depth, size.rel_std, placed.reprojection_px, spread_px)
+    placed.keypoints_px = kp
+    return placed
