@@ -59,12 +59,15 @@ def _train_ghtt(conf: dict, out: Path, data: str, command: str) -> dict:
     split = load_fpha_split(data)
     hold = conf.get("holdout_subject")
     res: dict = {"taxonomy": "fpha", "kind": "ghtt"}
+    model = None
     if hold:  # one leave-one-subject-out fold as the validation estimate
         tr = [s for s in split.train if s.subject != hold]
         va = [s for s in split.train if s.subject == hold]
         model, info = train_ghtt_actions(tr, split.labels, conf, out / f"holdout_{hold}", progress=True)
         res["holdout"] = {"subject": hold, "train_info": info, **_brief(evaluate_recognizer(model, va))}
-    model, info = train_ghtt_actions(split.train, split.labels, conf, out, progress=True)
+    # P is label-free: the holdout fold's P (trained without the held-out subject) is reused for the final A
+    model, info = train_ghtt_actions(split.train, split.labels, conf, out, progress=True,
+                                     pose_from=model if hold else None)
     res["train_info"] = info
     if split.test:
         ev = evaluate_recognizer(model, split.test)

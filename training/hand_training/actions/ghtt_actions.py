@@ -44,8 +44,9 @@ def _motion(seqs: list[LabelledSequence], labels: list[str], copies: int, aug: A
 
 
 def train_ghtt_actions(train: list[LabelledSequence], labels: list[str], conf: dict, out: Path,
-                       progress: bool = True) -> tuple[GHTT, dict]:
-    """Train P then A on ``train``; returns the model (taxonomy set) and a summary."""
+                       progress: bool = True, pose_from: GHTT | None = None) -> tuple[GHTT, dict]:
+    """Train P then A on ``train``; returns the model (taxonomy set) and a summary. With
+    ``pose_from``, its trained P is copied (and kept frozen) instead of training P again."""
     from hand_models.networks.ghtt.text_embeddings import taxonomy_embeddings
 
     cfg = config_from_dict(conf.get("model"))
@@ -58,8 +59,12 @@ def train_ghtt_actions(train: list[LabelledSequence], labels: list[str], conf: d
         e.noun = ""  # omega = "nothing" (see module docstring)
     model = GHTT(cfg)
     t0 = time.time()
-    rp = train_pose_block(model, enc, int(tr.get("epochs_p", 4)), out, tr.get("max_steps_p"), seed=seed,
-                          resume=True, progress=progress)
+    if pose_from is not None:
+        model.pose.load_state_dict(pose_from.pose.state_dict())
+        rp = {"last": {"copied": 1.0}, "steps": 0}
+    else:
+        rp = train_pose_block(model, enc, int(tr.get("epochs_p", 4)), out, tr.get("max_steps_p"), seed=seed,
+                              resume=True, progress=progress)
     label_text = taxonomy_embeddings("fpha", labels)
     noun_text = dict(zip([NO_OBJECT], taxonomy_embeddings("nouns_fpha", [NO_OBJECT])))
     ra = train_action_block(model, enc, labels, label_text, noun_text, int(tr.get("epochs_a", 20)), out,

@@ -24,7 +24,8 @@ from hand_models.networks.actions.model import RecognizerConfig, load_checkpoint
 from . import report
 from .data import TAXONOMY, AugmentConfig, LabelledSequence, Split, load_fpha_split
 from .evaluate import ONLINE_S, evaluate_recognizer, top1
-from .train import ALL_GROUPS, ModelSpec, TrainConfig, _dist, build_views, plain_features, predict_features, train_recognizer
+from .train import (ALL_GROUPS, ModelSpec, TrainConfig, _dist, build_views, plain_features, predict_features,
+                    train_recognizer, view_groups)
 
 log = logging.getLogger(__name__)
 
@@ -42,39 +43,40 @@ def model_specs(conf: dict) -> list[ModelSpec]:
     return specs
 
 
-def _views(conf: dict, seqs: list[LabelledSequence], out: Path, progress: bool) -> np.ndarray:
+def _views(conf: dict, seqs: list[LabelledSequence], out: Path, progress: bool, groups: tuple[str, ...]) -> np.ndarray:
     length = int(conf.get("length", 32))
     n = int(conf.get("views", 16))
-    path = out / f"views_{n}x{length}.npy"
+    path = out / f"views_{n}x{length}_{'-'.join(groups)}.npy"
     if path.exists():
         v = np.load(path)
         if v.shape[:3] == (len(seqs), n, length):
             return v
     v = build_views(seqs, n, length, AugmentConfig.from_dict(conf.get("augment")), int(conf.get("train", {}).get("seed", 0)),
-                    progress)
+                    progress, groups)
     if _dist()[0] == 0:
         np.save(path, v)
     return v
 
 
-def _eval_features(seqs: list[LabelledSequence], length: int) -> dict[str, np.ndarray]:
-    feats = {"whole": plain_features(seqs, length)}
+def _eval_features(seqs: list[LabelledSequence], length: int, groups: tuple[str, ...]) -> dict[str, np.ndarray]:
+    feats = {"whole": plain_features(seqs, length, None, groups)}
     for t in ONLINE_S:
-        feats[str(t)] = plain_features(seqs, length, t)
+        feats[str(t)] = plain_features(seqs, length, t, groups)
     return feats
 
 
-def _scores(model, feats: dict[str, np.ndarray], y: np.ndarray) -> dict:
-    probs = {k: predict_features(model, f) for k, f in feats.items()}
+def _scores(model, feats: dict[str, np.ndarray], y: np.ndarray, base: tuple[str, ...]) -> dict:
+    probs = {k: predict_features(model, f, base=base) for k, f in feats.items()}
     return {"top1": top1(probs["whole"], y), "online_top1": {k: top1(p, y) for k, p in probs.items() if k != "whole"},
             "pred": probs["whole"].argmax(1).tolist()}
 
 
-def cross_validate(spec: ModelSpec, split: Split, views: np.ndarray, length: int, out: Path, progress: bool) -> dict:
+def cross_validate(spec: ModelSpec, split: Split, views: np.ndarray, length: int, out: Path, progress: bool,
+                   base: tuple[str, ...] = ALL_GROUPS) -> dict:
     """Leave-one-subject-out within the training half: per held-out subject, train on the others."""
     y = np.array([s.label for s in split.train])
     subjects = np.array([s.subject for s in split.train])
-    feats = _eval_features(split.train, length)
+    feats = _eval_features(split.train, length, base)
     folds = {}
     preds = np.full(len(y), -1)
     online = {str(t): np.zeros(len(y)) for t in ONLINE_S}
@@ -88,8 +90,8 @@ def cross_validate(spec: ModelSpec, split: Split, views: np.ndarray, length: int
         else:
             t0 = time.time()
             model = train_recognizer(spec, views[~test], y[~test], split.labels, length, TAXONOMY, progress,
-                                     desc=f"{spec.name} cv {subj}")
-            r = _scores(model, {k: f[test] for k, f in feats.items()}, y[test])
+                                     desc=f"{spec.name} cv {subj}", base=base)
+            r = _scores(model, {k: f[test] for k, f in feats.items()}, y[test], base)
             r["seconds"] = round(time.time() - t0, 1)
             r["correct"] = [int(p == t) for p, t in zip(r["pred"], y[test])]
             if _dist()[0] == 0:
@@ -116,21 +118,24 @@ def run(conf: dict, out: str | Path, data: str | Path, progress: bool = True, co
     if not split.train:
         raise ValueError(f"no training-half sequences found under {data}")
     length = int(conf.get("length", 32))
-    views = _views(conf, split.train, out, progress)
+    specs = model_specs(conf)
+    base = view_groups(*[s.groups for s in specs])
+    views = _views(conf, split.train, out, progress, base)
     y = np.array([s.label for s in split.train])
     res: dict = {"taxonomy": TAXONOMY, "data": str(data), "train_sequences": len(split.train),
                  "test_sequences_present": len(split.test), "missing_sequences": list(split.missing),
                  "models": {}}
-    for spec in model_specs(conf):
+    for spec in specs:
         t0 = time.time()
         entry: dict = {"config": spec.config.to_dict(), "groups": list(spec.groups), "train": asdict(spec.train)}
         if conf.get("cv", True):
-            entry["cv"] = cross_validate(spec, split, views, length, out, progress)
+            entry["cv"] = cross_validate(spec, split, views, length, out, progress, base)
         path = out / f"{spec.name}.pt"
         if path.exists():
             model = load_checkpoint(path, taxonomy=TAXONOMY)
         else:
-            model = train_recognizer(spec, views, y, split.labels, length, TAXONOMY, progress, desc=f"{spec.name} final")
+            model = train_recognizer(spec, views, y, split.labels, length, TAXONOMY, progress, desc=f"{spec.name} final",
+                                     base=base)
             if rank == 0:
                 save_checkpoint(path, model, {"trained_on": "FPHA 1:1 training half (600 sequences)",
                                               "groups": list(spec.groups)})

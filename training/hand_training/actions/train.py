@@ -51,11 +51,17 @@ class ModelSpec:
     train: TrainConfig = field(default_factory=TrainConfig)
 
 
+def view_groups(*group_sets: tuple[str, ...]) -> tuple[str, ...]:
+    """The groups any of ``group_sets`` uses, in ALL_GROUPS order (the columns of the views)."""
+    used = {g for gs in group_sets for g in gs}
+    return tuple(g for g in ALL_GROUPS if g in used)
+
+
 def build_views(seqs: list[LabelledSequence], views: int, length: int, aug: AugmentConfig, seed: int = 0,
-                progress: bool = True) -> np.ndarray:
-    """(N, views, length, F_all) float16 augmented feature views of every sequence."""
+                progress: bool = True, groups: tuple[str, ...] = ALL_GROUPS) -> np.ndarray:
+    """(N, views, length, F) float16 augmented feature views of every sequence (columns: ``groups``)."""
     rng = np.random.default_rng(seed)
-    cfg = FeatureConfig(length=length, groups=ALL_GROUPS)
+    cfg = FeatureConfig(length=length, groups=groups)
     out = np.zeros((len(seqs), views, length, cfg.dim), dtype=np.float16)
     for i, s in enumerate(tqdm(seqs, desc="augmented views", disable=not progress, leave=False)):
         for v in range(views):
@@ -70,9 +76,10 @@ def build_views(seqs: list[LabelledSequence], views: int, length: int, aug: Augm
     return out
 
 
-def plain_features(seqs: list[LabelledSequence], length: int, seconds: float | None = None) -> np.ndarray:
-    """(N, length, F_all) float32 features of each whole sequence, or of its first ``seconds``."""
-    cfg = FeatureConfig(length=length, groups=ALL_GROUPS)
+def plain_features(seqs: list[LabelledSequence], length: int, seconds: float | None = None,
+                   groups: tuple[str, ...] = ALL_GROUPS) -> np.ndarray:
+    """(N, length, F) float32 features of each whole sequence, or of its first ``seconds``."""
+    cfg = FeatureConfig(length=length, groups=groups)
     xs = []
     for s in seqs:
         j = s.joints if seconds is None else s.joints[:max(1, int(round(seconds * s.fps)))]
@@ -80,10 +87,10 @@ def plain_features(seqs: list[LabelledSequence], length: int, seconds: float | N
     return np.stack(xs)
 
 
-def group_columns(groups: tuple[str, ...]) -> np.ndarray:
-    """Column indices of ``groups`` in the all-groups feature vector."""
+def group_columns(groups: tuple[str, ...], base: tuple[str, ...] = ALL_GROUPS) -> np.ndarray:
+    """Column indices of ``groups`` in a feature vector of the groups ``base``."""
     offs, a = {}, 0
-    for g in ALL_GROUPS:
+    for g in base:
         offs[g] = np.arange(a, a + FEATURE_GROUPS[g])
         a += FEATURE_GROUPS[g]
     return np.concatenate([offs[g] for g in groups])
@@ -100,13 +107,15 @@ def _dist() -> tuple[int, int]:
 
 
 def train_recognizer(spec: ModelSpec, views: np.ndarray, y: np.ndarray, labels: list[str], length: int,
-                     taxonomy: str, progress: bool = True, desc: str = "") -> ActionRecognizerNet:
-    """Train ``spec`` on views (N, V, L, F_all) with labels y (N,); returns the model (eval mode, CPU)."""
+                     taxonomy: str, progress: bool = True, desc: str = "",
+                     base: tuple[str, ...] = ALL_GROUPS) -> ActionRecognizerNet:
+    """Train ``spec`` on views (N, V, L, F) of the groups ``base`` with labels y (N,); returns the
+    model (eval mode, CPU)."""
     tc = spec.train
     rank, world = _dist()
     torch.manual_seed(tc.seed)
     rng = np.random.default_rng(tc.seed + 17)
-    cols = group_columns(spec.groups)
+    cols = group_columns(spec.groups, base)
     model = ActionRecognizerNet(labels, FeatureConfig(length=length, groups=spec.groups), spec.config, taxonomy)
     X = torch.from_numpy(views[..., cols].astype(np.float32))  # (N, V, L, F)
     model.normalizer.fit(X.reshape(-1, X.shape[-1]))
@@ -149,9 +158,10 @@ def train_recognizer(spec: ModelSpec, views: np.ndarray, y: np.ndarray, labels: 
 
 
 @torch.no_grad()
-def predict_features(model: ActionRecognizerNet, feats_all: np.ndarray, batch: int = 256) -> np.ndarray:
-    """Probabilities (N, C) for all-groups features (N, L, F_all) (columns picked per model)."""
-    cols = group_columns(model.features.groups)
+def predict_features(model: ActionRecognizerNet, feats_all: np.ndarray, batch: int = 256,
+                     base: tuple[str, ...] = ALL_GROUPS) -> np.ndarray:
+    """Probabilities (N, C) for features (N, L, F) of the groups ``base`` (columns picked per model)."""
+    cols = group_columns(model.features.groups, base)
     x = torch.from_numpy(np.ascontiguousarray(feats_all[..., cols], dtype=np.float32))
     model.eval()
     return torch.cat([torch.softmax(model(x[a:a + batch]), -1) for a in range(0, len(x), batch)]).numpy()

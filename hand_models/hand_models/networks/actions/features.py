@@ -16,7 +16,7 @@ Steps (:func:`window_features`):
    relative to the wrist in the input frame; ``rot`` (6) the first two columns of ``R``; ``wrist``
    (3) the wrist relative to its mean over the window; ``vel_local``/``vel_rel``/``vel_wrist``/
    ``vel_rot`` their time derivatives (per second, at the native rate); ``duration`` (1) log of
-   the window length in seconds.
+   the window length in seconds; ``jcd`` (210) the distances between all joint pairs.
 4. **Temporal resampling** of every feature to ``length`` frames spread evenly over the window.
 
 The output ``(length, F)`` is what the recognisers take (see :mod:`.model`).
@@ -33,8 +33,9 @@ MIN_VALID_JOINTS = 12
 #: feature groups and their widths, in output order
 FEATURE_GROUPS: dict[str, int] = {
     "local": 60, "rel": 60, "rot": 6, "wrist": 3,
-    "vel_local": 60, "vel_rel": 60, "vel_wrist": 3, "vel_rot": 6, "duration": 1,
+    "vel_local": 60, "vel_rel": 60, "vel_wrist": 3, "vel_rot": 6, "duration": 1, "jcd": 210,
 }
+_IU = np.triu_indices(21, 1)
 MIDDLE_MCP, INDEX_MCP, PINKY_MCP = 9, 5, 17
 
 
@@ -140,6 +141,8 @@ def frame_features(hand: np.ndarray, fps: float) -> dict[str, np.ndarray]:
 
     g["vel_local"], g["vel_rel"], g["vel_wrist"], g["vel_rot"] = vel(g["local"]), vel(g["rel"]), vel(g["wrist"]), vel(rot)
     g["duration"] = np.full((T, 1), np.log(max(T, 1) / fps))
+    d = np.linalg.norm(hand[:, :, None] - hand[:, None], axis=-1)  # (T, 21, 21)
+    g["jcd"] = d[:, _IU[0], _IU[1]]
     return g
 
 

@@ -29,7 +29,7 @@ from .features import FEATURE_GROUPS, JOINT_LAYOUT, FeatureConfig
 
 CHECKPOINT_KIND = "hand_perception.action_recognizer/1"
 #: stream split of the feature groups for ``streams == 2``
-STREAM_GROUPS = (("local", "vel_local", "duration"), ("rel", "rot", "wrist", "vel_rel", "vel_wrist", "vel_rot", "duration"))
+STREAM_GROUPS = (("local", "vel_local", "jcd", "duration"), ("rel", "rot", "wrist", "vel_rel", "vel_wrist", "vel_rot", "duration"))
 
 
 class CheckpointMismatch(ValueError):
