@@ -10,7 +10,12 @@ The stand-in is strict where rclpy is strict, so the node code is exercised the 
 * parameters are statically typed (an integer for a double parameter is an error), checked
   against the descriptor ranges, and double arrays come back as ``array.array('d')``;
 * lifecycle transitions call ``on_configure``/``on_activate``/... and lifecycle publishers only
-  publish while active.
+  publish while active;
+* the context: nodes need ``rclpy.init()`` first, ``rclpy.shutdown()`` runs the context's
+  ``on_shutdown`` callbacks after invalidating it, and publishing on an invalid context raises
+  ``RCLError("publisher's context is invalid")`` (what Ctrl-C does under a working thread);
+* the graph: ``node.subscriptions`` lists the live subscriptions, ``Subscription.topic_name`` is
+  fully resolved, ``get_publishers_info_by_topic`` reports this node's and stand-in publishers.
 
 Subscriptions are driven by calling their callbacks; timers by calling theirs. The real pipeline
 (MediaPipe, placement, IK, temporal, forecaster) runs on a frame of the synthetic renderer.
