@@ -218,3 +218,28 @@ def test_target_frame_transformer_skips_and_counts():
     assert t.forecast(fc) is None and t.skipped["missing"] == 2
     with pytest.raises(ValueError):
         fr.TargetFrameTransformer("", lookup)
+
+
+def test_wrist_tf_per_side_and_per_track():
+    from hand_perception.core import node_logic as nl
+
+    a, b = _frame().hands[0], _frame().hands[0]
+    b = dataclasses.replace(b, track_id=7, confidence=0.5, wrist_position=np.array([0.1, 0.0, 0.5]))
+    c = dataclasses.replace(a, side="left", track_id=-1)
+    frame = FrameResult(T0, "cam", [a, b, c])
+    names = [t.child for t in nl.wrist_transforms(frame)]
+    assert sorted(names) == ["hand_left_wrist", "hand_right_wrist"]
+    tfs = {t.child: t for t in nl.wrist_transforms(frame, per_track=True)}
+    assert set(tfs) == {"hand_left_wrist", "hand_right_wrist", "hand_track_1_wrist", "hand_track_7_wrist"}
+    assert all(t.parent == "cam" and t.stamp_ns == T0 for t in tfs.values())
+    np.testing.assert_allclose(tfs["hand_track_7_wrist"].translation, [0.1, 0.0, 0.5])
+    np.testing.assert_allclose(tfs["hand_track_1_wrist"].translation, tfs["hand_right_wrist"].translation)
+
+
+def test_tf2_error_kinds():
+    assert fr.tf2_error_kind("LookupException", '"map" passed to lookupTransform argument target_frame does not exist. ') == "missing"
+    assert fr.tf2_error_kind("LookupException", "The tf tree is invalid because it contains a loop.") == "loop"
+    assert fr.tf2_error_kind("ConnectivityException", "Could not find a connection between 'a' and 'b'") == "no_path"
+    assert fr.tf2_error_kind("ExtrapolationException", "Lookup would require extrapolation into the future.") == "stale"
+    assert fr.tf2_error_kind("ExtrapolationException", "Lookup would require extrapolation into the past.") == "extrapolation"
+    assert fr.tf2_error_kind("InvalidArgumentException", "quaternion is not normalized") == "invalid"

@@ -65,7 +65,9 @@ def test_qos_inputs_sensor_data_outputs_reliable():
 def test_topics_per_executable():
     names = {exe: {t.name for t in topics} for exe, topics in nl.TOPICS.items()}
     assert {"image", "camera_info", "hands", "hands/markers", "/tf", "/diagnostics"} <= names["hand_estimator"]
-    assert {"hands", "hands/forecast", "hands/action", "/diagnostics"} == names["hand_forecaster"]
+    assert {"hands", "hands/forecast", "hands/forecast/target", "hands/action", "/diagnostics"} == names["hand_forecaster"]
+    for topic, copy in nl.TARGET_FRAME_TOPICS.items():  # target_frame copies next to their outputs
+        assert any(topic in n and copy in n for n in names.values())
     combined = {(t.name, t.direction) for t in nl.TOPICS["hand_perception_node"]}
     assert ("hands", "in") not in combined  # no serialization between the stages
     assert {("hands", "out"), ("hands/forecast", "out"), ("hands/action", "out")} <= combined

@@ -172,6 +172,22 @@ def root_joint_fn(models: Mapping[str, RootJoint]) -> RootJointFn:
     return lambda side, betas: models[side](betas)
 
 
+class LazyRootJoint:
+    """``(side, betas) -> J0`` of the MANO model in ``model_dir``, loaded on first use (only
+    hands with MANO parameters need it)."""
+
+    def __init__(self, model_dir: str | None = None) -> None:
+        self.model_dir = model_dir
+        self._models: dict[str, RootJoint] | None = None
+        self._lock = threading.Lock()
+
+    def __call__(self, side: str, betas: np.ndarray) -> np.ndarray:
+        with self._lock:
+            if self._models is None:
+                self._models = mano_root_joints(self.model_dir)
+        return self._models[side](betas)
+
+
 # =========================================================================== hands, frames, forecasts
 
 
@@ -225,6 +241,24 @@ class TransformUnavailable(Exception):
     def __init__(self, kind: str, message: str) -> None:
         super().__init__(message)
         self.kind = kind if kind in SKIP_REASONS else "invalid"
+
+
+def tf2_error_kind(exception_name: str, message: str) -> str:
+    """Skip reason of a tf2 exception (by class name and message, so no tf2 import here):
+    LookupException -> 'missing' ('loop' when tf2 reports a loop in the tree: it does so with a
+    LookupException), ConnectivityException -> 'no_path', ExtrapolationException -> 'stale' when
+    the stamp is newer than the latest data (the transform's publisher stopped or lags more than
+    the timeout), 'extrapolation' when older than the buffer holds; anything else 'invalid'."""
+    text = message.lower()
+    if "loop" in text:
+        return "loop"
+    if exception_name == "LookupException":
+        return "missing"
+    if exception_name == "ConnectivityException":
+        return "no_path"
+    if exception_name == "ExtrapolationException":
+        return "stale" if "future" in text else "extrapolation"
+    return "invalid"
 
 
 #: lookup(target_frame, source_frame, stamp_ns) -> RigidTransform, or raises TransformUnavailable
@@ -320,6 +354,6 @@ class TargetFrameTransformer:
         return values, problem
 
 
-__all__ = ["Lookup", "RigidTransform", "RootJoint", "SKIP_REASONS", "TargetFrameTransformer", "TransformUnavailable",
+__all__ = ["LazyRootJoint", "Lookup", "RigidTransform", "RootJoint", "SKIP_REASONS", "TargetFrameTransformer", "TransformUnavailable",
            "mano_root_joints", "root_joint_fn", "transform_forecast", "transform_frame", "transform_from_msg",
-           "transform_hand", "transform_mano", "transform_trajectory"]
+           "tf2_error_kind", "transform_hand", "transform_mano", "transform_trajectory"]

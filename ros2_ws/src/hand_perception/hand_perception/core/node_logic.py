@@ -116,18 +116,30 @@ _ESTIMATOR_TOPICS = (
     TopicSpec("camera_info", CAMERA_INFO_TYPE, "in", SENSOR_DATA_QOS),
     TopicSpec("hands", HAND_ARRAY_TYPE, "out", OUTPUT_QOS),
     TopicSpec("hands/markers", MARKER_ARRAY_TYPE, "out", OUTPUT_QOS),
+    # with target_frame set and target_frame_mode 'also' (see TARGET_FRAME_TOPICS)
+    TopicSpec("hands/target", HAND_ARRAY_TYPE, "out", OUTPUT_QOS),
+    TopicSpec("hands/markers/target", MARKER_ARRAY_TYPE, "out", OUTPUT_QOS),
     TopicSpec("/tf", TF_MESSAGE_TYPE, "out", TF_QOS),
     TopicSpec("/diagnostics", DIAGNOSTIC_ARRAY_TYPE, "out", OUTPUT_QOS),
 )
 _FORECASTER_TOPICS = (
     TopicSpec("hands", HAND_ARRAY_TYPE, "in", SENSOR_DATA_QOS),
     TopicSpec("hands/forecast", FORECAST_TYPE, "out", OUTPUT_QOS),
+    TopicSpec("hands/forecast/target", FORECAST_TYPE, "out", OUTPUT_QOS),
     TopicSpec("hands/action", ACTION_TYPE, "out", OUTPUT_QOS),
     TopicSpec("/diagnostics", DIAGNOSTIC_ARRAY_TYPE, "out", OUTPUT_QOS),
 )
 _COMBINED_TOPICS = tuple(t for t in _ESTIMATOR_TOPICS) + tuple(
     t for t in _FORECASTER_TOPICS if t.direction == "out" and t.name != "/diagnostics"
 )
+
+#: Output topic -> its copy in target_frame (published when target_frame is set and
+#: target_frame_mode is 'also'; with 'instead' the output topic itself carries the target frame).
+TARGET_FRAME_TOPICS: dict[str, str] = {
+    "hands": "hands/target",
+    "hands/markers": "hands/markers/target",
+    "hands/forecast": "hands/forecast/target",
+}
 
 #: Topics per executable (``hand_perception_node`` runs estimator + forecaster in one process,
 #: so it has no ``hands`` input).
@@ -276,15 +288,31 @@ _ESTIMATOR_PARAMS = (
               "<prefix>right_wrist)."),
     ParamSpec("tf_only_observed", False, "Broadcast wrist TF only for hands seen in the image "
               "(not for hands the temporal stage bridged through a gap)."),
+    ParamSpec("tf_per_track", False, "Also broadcast one wrist frame per tracked hand, "
+              "<prefix>track_<id>_wrist, next to the per-side frames."),
+)
+
+_TARGET_FRAME_PARAMS = (
+    ParamSpec("target_frame", "",
+              "TF frame (e.g. base_link) the outputs are also published in: hands, markers and forecasts "
+              "are transformed through tf2 at the image stamp. Empty: the camera frame only."),
+    ParamSpec("target_frame_mode", "also",
+              "'also': the camera-frame topics stay and hands/target, hands/markers/target, "
+              "hands/forecast/target carry target_frame; 'instead': hands, hands/markers and "
+              "hands/forecast carry target_frame. An output whose transform is unavailable is skipped "
+              "and counted (diagnostics).", choices=("also", "instead")),
+    ParamSpec("target_frame_timeout_s", 0.05,
+              "How long a tf2 lookup waits for the transform at an output's stamp, seconds.",
+              min=0.0, max=1.0),
 )
 
 _FORECASTER_PARAMS: tuple[ParamSpec, ...] = ()
 
 #: Node parameters (without the generated ``pipeline.*`` ones) per executable.
 NODE_PARAMETERS: dict[str, tuple[ParamSpec, ...]] = {
-    "hand_estimator": _COMMON_PARAMS + _ESTIMATOR_PARAMS,
-    "hand_forecaster": _COMMON_PARAMS + _FORECASTER_PARAMS,
-    "hand_perception_node": _COMMON_PARAMS + _ESTIMATOR_PARAMS + _FORECASTER_PARAMS,
+    "hand_estimator": _COMMON_PARAMS + _ESTIMATOR_PARAMS + _TARGET_FRAME_PARAMS,
+    "hand_forecaster": _COMMON_PARAMS + _FORECASTER_PARAMS + _TARGET_FRAME_PARAMS,
+    "hand_perception_node": _COMMON_PARAMS + _ESTIMATOR_PARAMS + _FORECASTER_PARAMS + _TARGET_FRAME_PARAMS,
 }
 
 #: Default ROS node name of each executable.
@@ -1058,12 +1086,20 @@ def hand_markers(frame: FrameResult, lifetime_s: float = 0.2, joint_diameter_m: 
     return markers
 
 
-def wrist_transforms(frame: FrameResult, prefix: str = "hand_", only_observed: bool = False) -> list[TransformData]:
+def wrist_transforms(frame: FrameResult, prefix: str = "hand_", only_observed: bool = False,
+                     per_track: bool = False) -> list[TransformData]:
     """One TF per side (the most confident hand of that side): ``<prefix><side>_wrist`` in the
-    image frame. Hands with non-finite or zero-norm poses are skipped; quaternions normalised."""
+    image frame; with ``per_track`` also one per tracked hand (track_id >= 0, any slot):
+    ``<prefix>track_<id>_wrist``. Hands with non-finite or zero-norm poses are skipped;
+    quaternions normalised."""
     out = []
     for hand, slot in _hand_slots(frame.hands):
-        if slot != 0 or (only_observed and not hand.is_observed):
+        if only_observed and not hand.is_observed:
+            continue
+        children = [f"{prefix}{hand.side}_wrist"] if slot == 0 else []
+        if per_track and int(hand.track_id) >= 0:
+            children.append(f"{prefix}track_{int(hand.track_id)}_wrist")
+        if not children:
             continue
         t = np.asarray(hand.wrist_position, dtype=np.float64).reshape(-1)
         q = np.asarray(hand.wrist_orientation_xyzw, dtype=np.float64).reshape(-1)
@@ -1072,7 +1108,7 @@ def wrist_transforms(frame: FrameResult, prefix: str = "hand_", only_observed: b
         n = np.linalg.norm(q)
         if n < 1e-9:
             continue
-        out.append(TransformData(frame.frame_id, f"{prefix}{hand.side}_wrist", frame.stamp_ns, t.copy(), q / n))
+        out.extend(TransformData(frame.frame_id, child, frame.stamp_ns, t.copy(), q / n) for child in children)
     return out
 
 

@@ -258,14 +258,17 @@ class EstimatorPart:
 
     def publish(self, frame: FrameResult) -> None:
         p = self.params
-        self.pub_hands.publish(frame_result_to_hand_array(frame, _TYPES))
-        if self.pub_markers is not None:
-            markers = nl.hand_markers(frame, lifetime_s=p["marker_lifetime_s"],
-                                      joint_diameter_m=p["marker_joint_diameter_m"],
-                                      line_width_m=p["marker_line_width_m"])
-            self.pub_markers.publish(nl.markers_to_msg(markers, _TYPES))
-        if self.tf is not None:
-            transforms = nl.wrist_transforms(frame, prefix=p["tf_prefix"], only_observed=p["tf_only_observed"])
+        # camera frame and/or target_frame (nodes/target_frame.py decides; skips are counted there)
+        for out, pub_hands, pub_markers in self.node.target.frames(frame, self.pub_hands, self.pub_markers):
+            pub_hands.publish(frame_result_to_hand_array(out, _TYPES))
+            if pub_markers is not None:
+                markers = nl.hand_markers(out, lifetime_s=p["marker_lifetime_s"],
+                                          joint_diameter_m=p["marker_joint_diameter_m"],
+                                          line_width_m=p["marker_line_width_m"])
+                pub_markers.publish(nl.markers_to_msg(markers, _TYPES))
+        if self.tf is not None:  # wrist frames are children of the camera frame (tf2 chains them)
+            transforms = nl.wrist_transforms(frame, prefix=p["tf_prefix"], only_observed=p["tf_only_observed"],
+                                             per_track=bool(p["tf_per_track"]))
             if transforms:
                 self.tf.sendTransform([nl.transform_to_msg(t, _TYPES) for t in transforms])
 
@@ -311,7 +314,8 @@ class ForecasterPart:
             return
         forecast = self.forecaster.forecast()
         if forecast is not None:
-            self.pub_forecast.publish(forecast_to_msg(forecast, _TYPES, model=self.model))
+            for out, pub in self.node.target.forecasts(forecast, self.pub_forecast):
+                pub.publish(forecast_to_msg(out, _TYPES, model=self.model))
         for action in self.forecaster.actions():
             self.pub_action.publish(action_to_msg(action, _TYPES))
 
@@ -342,6 +346,7 @@ class HandPerceptionNode(LifecycleNode):
         self._diag_pub = None
         self._diag_timer = None
         self._last_input = None
+        self.target: Any = None  # nodes.target_frame.TargetFrameOutputs, made in on_configure
         self._topic_types = node_health.TopicTypeMonitor()
 
         for problem in declare_parameters(self, nl.node_parameters(self.EXECUTABLE)):
@@ -474,6 +479,10 @@ class HandPerceptionNode(LifecycleNode):
             extra["camera_info_received"] = self.estimator.pairer.received
             extra["image_frame_ids"] = ",".join(self.estimator.frame_ids.frame_ids)
         problems = list(self._topic_types.problems.values()) if self._state == "active" else []
+        if self.target is not None:  # target_frame: outputs skipped for want of a transform
+            values, problem = self.target.report()
+            extra.update(values)
+            problems += [problem] if problem and self._state == "active" else []
         if self.estimator is not None and self.estimator.depth is not None:  # RGB-D: pairs, fallbacks
             values, problem = self.estimator.depth.diagnostics()
             extra.update(values)
@@ -510,6 +519,10 @@ class HandPerceptionNode(LifecycleNode):
         self.stats = nl.RunningStats(window=int(params["stats_window"]))
         self.queue = nl.FrameQueue(int(params["queue_size"]))
         self.model_info = {}
+        from hand_perception.nodes.target_frame import TargetFrameOutputs
+
+        self.target = TargetFrameOutputs(self, params, qos_profile(nl.OUTPUT_QOS), self.WITH_ESTIMATOR,
+                                         self.WITH_FORECASTER, mano_dir=getattr(config.estimator, "mano_dir", None))
         if self.WITH_ESTIMATOR:
             from hand_perception.core.pipeline import HandPerceptionPipeline
 
@@ -586,6 +599,9 @@ class HandPerceptionNode(LifecycleNode):
             self.estimator.cleanup()
         if self.forecaster is not None:
             self.forecaster.cleanup()
+        if self.target is not None:
+            self.target.cleanup()
+            self.target = None
         close = getattr(getattr(getattr(self.pipeline, "estimator", None), "tracker", None), "close", None)
         if callable(close):
             try:
