@@ -73,7 +73,7 @@ import numpy as np
 
 from hand_perception.core.types import Keypoints2D
 
-from .handedness import HandednessEvidence, assign_sides
+from .handedness import HandednessEvidence, assign_sides, logit
 from .mediapipe_models import (
     MEDIAPIPE_REQUIREMENT,
     HandLandmarkModel,
@@ -183,6 +183,24 @@ class _Track:
     rect: RotatedRect
     evidence: HandednessEvidence
     age: int = 0
+    #: keypoint centre (2,) px and size (px) at the last frame the hand was seen, its stamp (ns), and
+    #: the centre's velocity (2,) px/s (smoothed), for re-identification after a gap
+    centre: np.ndarray | None = None
+    size: float = 0.0
+    stamp: int = 0
+    velocity: np.ndarray = field(default_factory=lambda: np.zeros(2))
+
+    def observe(self, landmarks: np.ndarray, size: float, stamp: int) -> None:
+        c = np.asarray(landmarks, dtype=np.float64).mean(axis=0)
+        if self.centre is not None and stamp > self.stamp:
+            v = (c - self.centre) / ((stamp - self.stamp) * 1e-9)
+            self.velocity = v if self.age <= 1 else 0.5 * self.velocity + 0.5 * v
+        self.centre, self.size, self.stamp = c, float(size), int(stamp)
+
+    def predict_centre(self, stamp: int, damping: float = 12.0) -> np.ndarray:
+        """Centre (2,) px at ``stamp`` by exponentially damped constant velocity."""
+        dt = max(0.0, (stamp - self.stamp) * 1e-9)
+        return self.centre + self.velocity * ((1.0 - np.exp(-damping * dt)) / damping)
 
 
 @dataclass
@@ -202,6 +220,13 @@ class _Result:
     @property
     def size(self) -> float:
         return float(max(self.box[2] - self.box[0], self.box[3] - self.box[1], 1.0))
+
+
+def _other_side(tr: _Track, r: _Result) -> bool:
+    """The landmark model is confident (> 0.9) that ``r`` is the other side than ``tr``'s clear
+    evidence (mean log-odds beyond +-1) says."""
+    mean = tr.evidence.mean_log_odds
+    return abs(mean) > 1.0 and abs(logit(r.out.right_prob)) > logit(0.9) and (mean > 0) != (r.out.right_prob > 0.5)
 
 
 def _box_iou(a: np.ndarray, b: np.ndarray) -> float:
@@ -239,6 +264,14 @@ class MediaPipeHandTracker:
             for this many frames (a static false palm would otherwise cost a landmark call per frame).
         handedness_decay [0.9], exclusive_sides [True], same_person_max_distance [10.0]: see
             ``handedness``.
+        lost_track_memory_s [1.0]: a lost track is remembered this long (stream time); a new hand
+            found near its prediction takes its id and handedness evidence back (0 = off). The
+            estimator uses at least ``temporal.max_gap_s``. (A hand hidden behind the other one is
+            often not re-detected for ~0.3 s: MediaPipe drops palm ROIs that overlap a tracked hand.)
+        revive_distance [0.75]: "near": the new hand's keypoint centre within this many hand sizes
+            (plus half the predicted travel) of the lost track's predicted centre, its size within a
+            factor 2 of the lost hand's, and its handedness not confidently the other side's
+            (per-frame probability > 0.9 against a track whose evidence is clear).
         num_threads [2]: TFLite interpreter threads per model.
         palm_model_path, landmark_model_path [None]: override the models from the mediapipe wheel.
         max_image_side [8192], max_image_pixels [40e6]: larger frames are rejected.
@@ -267,6 +300,8 @@ class MediaPipeHandTracker:
         handedness_decay: float = 0.9,
         exclusive_sides: bool = True,
         same_person_max_distance: float = 10.0,
+        lost_track_memory_s: float = 1.0,
+        revive_distance: float = 0.75,
         num_threads: int = 2,
         palm_model_path: str | os.PathLike | None = None,
         landmark_model_path: str | os.PathLike | None = None,
@@ -283,6 +318,8 @@ class MediaPipeHandTracker:
             raise ValueError("redetect_interval >= 1, detect_every_n >= 0, small_hand_tiles_per_frame >= 0")
         if not 0.0 < handedness_decay <= 1.0:
             raise ValueError("handedness_decay must be in (0, 1]")
+        if not (lost_track_memory_s >= 0 and revive_distance >= 0):
+            raise ValueError("lost_track_memory_s and revive_distance must be >= 0")
         tile_regions(640, 480, *small_hand_grid, small_hand_overlap)  # validates the grid
         self.max_hands = int(max_hands)
         self.min_detection_score = float(min_detection_score)
@@ -302,6 +339,8 @@ class MediaPipeHandTracker:
         self.handedness_decay = float(handedness_decay)
         self.exclusive_sides = bool(exclusive_sides)
         self.same_person_max_distance = float(same_person_max_distance)
+        self.lost_track_memory_s = float(lost_track_memory_s)
+        self.revive_distance = float(revive_distance)
         self.max_image_side = int(max_image_side)
         self.max_image_pixels = int(max_image_pixels)
 
@@ -323,6 +362,7 @@ class MediaPipeHandTracker:
     def reset(self) -> None:
         """Forget all tracks and the last stamp (new hands get ids never used before)."""
         self._tracks: list[_Track] = []
+        self._lost: list[_Track] = []  # tracks lost within lost_track_memory_s, newest last
         self._next_id = getattr(self, "_next_id", 0)
         self._frame = 0
         self._last_detect_frame = -(10**9)
@@ -446,6 +486,42 @@ class MediaPipeHandTracker:
             found += self._verify(image, self._candidates(dets, taken, True), need - len(found), kept + found, taken)
         return found
 
+    @staticmethod
+    def _prediction_error(tr: _Track, r: _Result, stamp: int) -> float:
+        """Distance of ``r``'s keypoint centre from ``tr``'s predicted centre, in hand sizes."""
+        if tr.centre is None:
+            return 0.0
+        c = r.out.landmarks.mean(axis=0)
+        return float(np.linalg.norm(c - tr.predict_centre(stamp))) / max(tr.size, 1.0)
+
+    def _revive(self, new: list[_Result], stamp: int) -> None:
+        """Give new hands the lost track whose predicted centre they are near (closest pairs first)."""
+        if not new or not self._lost or self.lost_track_memory_s <= 0:
+            return
+        pairs = []
+        for i, r in enumerate(new):
+            c = r.out.landmarks.mean(axis=0)
+            for j, tr in enumerate(self._lost):
+                ratio = r.size / max(tr.size, 1.0)
+                if not 0.5 <= ratio <= 2.0:
+                    continue
+                if _other_side(tr, r):
+                    continue  # confidently the other side: not this hand
+                pred = tr.predict_centre(stamp)
+                travel = float(np.linalg.norm(pred - tr.centre))
+                d = float(np.linalg.norm(c - pred)) / (self.revive_distance * max(tr.size, r.size) + 0.5 * travel)
+                if d < 1.0:
+                    pairs.append((d, i, j))
+        used_new: set[int] = set()
+        used_lost: set[int] = set()
+        for _, i, j in sorted(pairs):
+            if i in used_new or j in used_lost:
+                continue
+            used_new.add(i)
+            used_lost.add(j)
+            new[i].cand.track = self._lost[j]
+        self._lost = [tr for j, tr in enumerate(self._lost) if j not in used_lost]
+
     def _overlap_weights(self, results: list[_Result]) -> list[float]:
         """Evidence weight per hand: presence x (1 - largest keypoint-box IoU with another hand)."""
         ws = []
@@ -508,12 +584,19 @@ class MediaPipeHandTracker:
         self._last_stamp = stamp
         self._frame += 1
 
-        # 1. tracked hands: landmarks on the ROIs from the previous frame (older tracks win duplicates)
+        # 1. tracked hands: landmarks on the ROIs from the previous frame. When two tracks converge on
+        # one hand (hands that touch or cross), the hand stays with the track whose handedness and
+        # prediction it matches best (then the older one): the other track drifted onto it
         n_prev = len(self._tracks)
-        results: list[_Result] = []
-        for tr in sorted(self._tracks, key=lambda t: -t.age):
+        tracked: list[tuple[float, int, _Result]] = []
+        for tr in self._tracks:
             r = self._landmark(image, _Candidate(tr.rect, tr, 1.0))
-            if r is not None and not self._is_duplicate(r, results):
+            if r is not None:
+                cost = self._prediction_error(tr, r, stamp) + (1.0 if _other_side(tr, r) else 0.0)
+                tracked.append((cost, -tr.age, r))
+        results: list[_Result] = []
+        for _, _, r in sorted(tracked, key=lambda x: (x[0], x[1])):
+            if not self._is_duplicate(r, results):
                 results.append(r)
         results = results[: self.max_hands]
         if len(results) < n_prev:
@@ -554,7 +637,14 @@ class MediaPipeHandTracker:
         self._rejected += [(rc, self._frame) for rc in self._rejected_now]
         self._rejected_now = []
 
-        # 3. tracks: survivors keep their id, new hands get fresh ids (never reused), the rest are lost
+        # 3. tracks: survivors keep their id; a new hand near the prediction of a recently lost track
+        # takes that track back (id and handedness evidence); other new hands get fresh ids (never
+        # reused); the rest are lost (remembered for lost_track_memory_s)
+        survivors = {id(r.cand.track) for r in results if r.cand.track is not None}
+        self._lost += [tr for tr in self._tracks if id(tr) not in survivors and tr.centre is not None]
+        memory_ns = self.lost_track_memory_s * 1e9
+        self._lost = [tr for tr in self._lost if stamp - tr.stamp <= memory_ns]
+        self._revive([r for r in results if r.cand.track is None], stamp)
         kept_tracks = []
         for r, wgt in zip(results, self._overlap_weights(results)):
             tr = r.cand.track
@@ -565,10 +655,12 @@ class MediaPipeHandTracker:
             tr.evidence.update(r.out.right_prob, wgt)
             tr.rect = rect_from_landmarks(r.out.landmarks)
             tr.age += 1
+            tr.observe(r.out.landmarks, r.size, stamp)
             if tr.rect.is_valid():
                 kept_tracks.append(tr)
         self._tracks = kept_tracks
 
+        results.sort(key=lambda r: r.cand.track.track_id)  # stable output order: older tracks first
         sides = self._sides(results, [r.cand.track.evidence for r in results])
         return [self._to_keypoints(r, s, p, r.cand.track.track_id, w, h) for r, (s, p) in zip(results, sides)]
 

@@ -361,6 +361,9 @@ class OneEuroTemporalModel(TemporalModel):
         self._last_stamp_ns: int | None = None
         self._t0_ns: int | None = None
         self.last_warnings: list[str] = []
+        #: input track id -> published track id of the observed hands of the latest call (they
+        #: differ after a new input id took a bridged track over and kept its older id)
+        self.last_id_map: dict[int, int] = {}
 
     def reset(self) -> None:
         self._tracks.clear()
@@ -382,6 +385,7 @@ class OneEuroTemporalModel(TemporalModel):
 
     def update(self, stamp_ns: int, hands: list[HandState]) -> list[HandState]:
         self.last_warnings = []
+        self.last_id_map = {}
         try:
             stamp_ns = int(stamp_ns)
         except (TypeError, ValueError, OverflowError):
@@ -441,6 +445,7 @@ class OneEuroTemporalModel(TemporalModel):
                 track = _Track(key, hand.side, self.config, out_id=int(hand.track_id))
             self._tracks[key] = track
             observed_keys.add(key)
+            self.last_id_map[int(hand.track_id)] = track.out_id
             try:
                 out.append(track.observe(hand, t))
             except (ValueError, FloatingPointError) as exc:  # defensive: never kill the stream
