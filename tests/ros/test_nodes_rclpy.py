@@ -249,3 +249,46 @@ def test_context_shutdown_while_the_worker_publishes_is_quiet():
         gate.set()
         node.close()
         rclpy.try_shutdown(context=ctx)
+
+
+def test_forecaster_target_frame_through_real_tf2():
+    """target_frame with the real tf2_ros: a static base_link -> cam transform from the probe puts
+    the forecasts in base_link (mode instead); a frame nobody publishes skips them, counted."""
+    from geometry_msgs.msg import TransformStamped
+    from rclpy.time import Time
+    from tf2_ros import StaticTransformBroadcaster
+
+    def node_with(target):
+        return HandForecasterNode(parameter_overrides=[
+            Parameter("autostart", value=False), Parameter("target_frame", value=target),
+            Parameter("target_frame_mode", value="instead"), Parameter("target_frame_timeout_s", value=0.2)],
+            cli_args=["--ros-args", "-r", "hands:=hands_in"])
+
+    for target in ("base_link", "map"):
+        node = node_with(target)
+        h = Harness(node)
+        try:
+            static = StaticTransformBroadcaster(h.probe)
+            tf = TransformStamped()
+            tf.header.frame_id, tf.child_frame_id = "base_link", "cam"
+            tf.transform.translation.z = 1.0
+            tf.transform.rotation.w = 1.0
+            static.sendTransform(tf)
+            node.trigger_configure()
+            node.trigger_activate()
+            h.spin_until(lambda: h.probe.count_subscribers("hands_in") >= 1, 5)
+            h.spin_until(lambda: node.target.buffer.can_transform("base_link", "cam", Time()), 5)
+            for k in range(12):
+                frame = FrameResult(T0 + k * 33_333_333, "cam", [_hand(k / 30, "right")])
+                h.pub_hands.publish(frame_result_to_hand_array(frame, TYPES))
+                h.spin_until(lambda k=k: node.stats.processed >= k + 1, 5)
+            if target == "base_link":
+                assert h.spin_until(lambda: len(h.got.get("hands/forecast", [])) >= 2, 10)
+                fc = h.got["hands/forecast"][-1]
+                assert fc.header.frame_id == "base_link"
+                assert abs(fc.hands[0].mean_wrist_position[2] - 1.5) < 0.05  # z 0.5 in cam + 1.0
+            else:
+                h.spin_until(lambda: False, 1.0)
+                assert not h.got.get("hands/forecast") and node.target.transformer.skipped["missing"] >= 1
+        finally:
+            h.close()
