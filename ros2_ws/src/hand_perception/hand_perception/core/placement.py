@@ -218,11 +218,13 @@ class HandSizeTracker:
         return len(self._samples)
 
 
-def monocular_depth_std(depth: float, size_rel_std: float, reprojection_px: float, spread_px: float) -> float:
+def monocular_depth_std(depth: float, size_rel_std: float, reprojection_px: float, spread_px: float,
+                        num_keypoints: int = 21) -> float:
     """1-sigma uncertainty (m) of a monocular hand depth ``depth`` (m): depth ~ f * size / spread,
     so its relative error combines the hand size's, the keypoint-spread correction's and the
-    keypoints' own (RMS reprojection error over the hand's RMS spread in pixels)."""
-    pix = reprojection_px / max(spread_px, 1.0)
+    keypoints' own (RMS reprojection error over the hand's RMS spread in pixels, averaged over
+    the ``num_keypoints`` keypoints of the fit)."""
+    pix = reprojection_px / max(spread_px, 1.0) / np.sqrt(max(num_keypoints, 1))
     return float(depth * np.sqrt(size_rel_std**2 + SPREAD_REL_STD**2 + pix**2))
 
 
@@ -277,6 +279,7 @@ def place_monocular(
     placed = place_hand(X, kp, confidence, intrinsics)
     ok = np.asarray(confidence) > 0
     spread_px = float(np.sqrt(((kp[ok] - kp[ok].mean(0)) ** 2).sum(1).mean())) if ok.any() else 0.0
-    placed.depth_std = monocular_depth_std(placed.depth, size.rel_std, placed.reprojection_px, spread_px)
+    placed.depth_std = monocular_depth_std(placed.depth, size.rel_std, placed.reprojection_px, spread_px,
+                                           int(ok.sum()))
     placed.keypoints_px = kp
     return placed
