@@ -489,7 +489,8 @@ class LifecycleNode:
         """TopicEndpointInfo-like records of the publishers on ``topic_name`` (this node's and
         the stand-in graph's)."""
         assert topic_name.startswith("/"), "the tested node passes fully resolved names"
-        out = [types.SimpleNamespace(node_name=self._name, node_namespace=self._namespace, topic_type=p.msg_type.__msgtype__)
+        out = [types.SimpleNamespace(node_name=self._name, node_namespace=self._namespace,
+                                     topic_type=p.msg_type.__msgtype__)
                for p in self.publishers if not p.destroyed and self._resolve(p.topic) == topic_name]
         out += [types.SimpleNamespace(node_name=n, node_namespace=ns, topic_type=t)
                 for n, ns, t in _Rclpy.graph_publishers.get(topic_name, [])]

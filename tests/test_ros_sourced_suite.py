@@ -102,7 +102,8 @@ def test_suite_collects_and_caplog_works_with_launch_testing_plugin(tmp_path):
 def test_no_test_module_skips_at_import_time_where_ros_would_import_it():
     """Launch test modules are imported by launch_testing itself (not through conftest's hook):
     they must never call pytest.skip/importorskip at module level."""
-    launch_tests = [p for p in TESTS.rglob("test_*.py") if "def generate_test_description" in p.read_text()]
+    launch_tests = [p for p in TESTS.rglob("test_*.py")
+                    if "def generate_test_description" in p.read_text()]
     assert launch_tests, "tests/ros/test_full_launch.py is a launch test"
     for path in launch_tests:
         for number, line in enumerate(path.read_text().splitlines(), 1):
