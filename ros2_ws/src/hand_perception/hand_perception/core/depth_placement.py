@@ -37,6 +37,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from hand_models.joints import PARENTS
+
 PLACEMENT_MONOCULAR = "monocular"
 PLACEMENT_DEPTH = "depth"
 PLACEMENT_FUSED = "fused"
@@ -71,6 +73,7 @@ class DepthPlacementConfig:
     per_joint: bool = True  # also correct each inlier joint's depth (the monocular shape's relative depths)
     shape_std_m: float = 0.03  # 1-sigma of a joint's depth relative to the wrist in the monocular shape
     joint_gate: float = 3.0  # per-joint correction only within this many combined sigmas
+    bone_tolerance: float = 0.25  # ... and only while the bone to the parent keeps its length within this (0: off)
 
 
 @dataclass
@@ -199,18 +202,37 @@ def place_with_depth(
     out = X * s
     depth_std = s_std * z_w
     if cfg.per_joint:
-        # each inlier joint: its own depth measurement fused with the scaled shape's depth, moved
-        # along its viewing ray (so its projection stays on the keypoint)
-        z_prior = out[:, 2]
-        var_prior = cfg.shape_std_m ** 2 + (s_std * X[:, 2]) ** 2
-        z_meas = surf + SURFACE_OFFSET_M
-        var_meas = (cfg.noise_floor_m + cfg.noise_coeff * np.nan_to_num(z_meas, nan=1.0) ** 2) ** 2 + cfg.surface_std_m ** 2
-        ok = inl & (np.abs(np.nan_to_num(z_meas - z_prior, nan=np.inf)) <= cfg.joint_gate * np.sqrt(var_prior + var_meas))
-        if ok.any():
-            z_new = (z_prior / var_prior + np.nan_to_num(z_meas) / var_meas) / (1.0 / var_prior + 1.0 / var_meas)
-            out[ok] *= (z_new[ok] / z_prior[ok])[:, None]
-            if ok[0]:
-                depth_std = float(min(depth_std, np.sqrt(1.0 / (1.0 / var_prior[0] + 1.0 / var_meas[0]))))
+        out, wrist_std = _per_joint_depths(X, out, s_std, surf, inl, cfg)
+        if np.isfinite(wrist_std):
+            depth_std = float(min(depth_std, wrist_std))
     return DepthPlacement(joints=out, scale=float(s), depth=float(out[0, 2]), depth_std=depth_std,
                           source=source, inliers=inl, depth_scale=s_depth)
 
+
+def _per_joint_depths(X: np.ndarray, scaled: np.ndarray, s_std: float, surf: np.ndarray, inl: np.ndarray,
+                      cfg: DepthPlacementConfig) -> tuple[np.ndarray, float]:
+    """Each inlier joint's own depth fused with the scaled shape's depth for it (inverse variance),
+    moved along its viewing ray so its projection stays on the keypoint. A correction is kept only
+    within ``joint_gate`` sigmas and while the bone to its parent keeps its length within
+    ``bone_tolerance`` (depth sampled beside a finger, e.g. after a 2D miss, would bend it).
+    Returns (joints (21, 3), 1-sigma of the wrist depth or NaN when the wrist kept the shape's)."""
+    out = scaled.copy()
+    z_prior = scaled[:, 2]
+    var_prior = cfg.shape_std_m ** 2 + (s_std * X[:, 2]) ** 2
+    z_meas = np.nan_to_num(surf + SURFACE_OFFSET_M, nan=-1.0)
+    var_meas = (cfg.noise_floor_m + cfg.noise_coeff * z_meas ** 2) ** 2 + cfg.surface_std_m ** 2
+    ok = inl & (z_meas > 0) & (np.abs(z_meas - z_prior) <= cfg.joint_gate * np.sqrt(var_prior + var_meas))
+    z_new = (z_prior / var_prior + z_meas / var_meas) / (1.0 / var_prior + 1.0 / var_meas)
+    bone = np.linalg.norm(scaled[1:] - scaled[PARENTS[1:]], axis=1)  # shape's bone lengths (joints 1..20)
+    for j in range(len(X)):  # parents come first in our joint order
+        if not ok[j]:
+            continue
+        cand = scaled[j] * (z_new[j] / z_prior[j])
+        if j > 0 and cfg.bone_tolerance > 0:
+            length = np.linalg.norm(cand - out[PARENTS[j]])
+            if abs(length / max(bone[j - 1], 1e-6) - 1.0) > cfg.bone_tolerance:
+                ok[j] = False
+                continue
+        out[j] = cand
+    wrist_std = float(np.sqrt(1.0 / (1.0 / var_prior[0] + 1.0 / var_meas[0]))) if ok[0] else float("nan")
+    return out, wrist_std
