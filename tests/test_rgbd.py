@@ -315,3 +315,20 @@ def test_hand_message_round_trip_with_placement():
     h.placement_source = "lidar"
     with pytest.raises(ValueError, match="placement_source"):
         cv.hand_to_msg(h, 7, "cam", types)
+
+
+def test_per_joint_depth_keeps_bone_lengths(frame):
+    from hand_perception.core.depth_placement import DepthPlacementConfig
+
+    h = _visible_hand(frame)
+    tip = next(j for j in (8, 12, 16, 20, 4) if h.visibility[j] and h.visibility[j - 1])
+    d = frame.depth.copy()
+    u, v = np.round(h.keypoints_2d[tip]).astype(int)
+    d[v - 2:v + 3, u - 2:u + 3] += 0.03  # the depth beside the fingertip (e.g. a 2D miss): 3 cm behind it
+    wide = DepthPlacementConfig(min_spread_m=0.05)  # the shape-agreement gate lets it through here
+    res = place_with_depth(h.joints_3d, h.keypoints_2d, np.ones(21), d, config=wide)
+    assert res.inliers[tip]
+    assert abs(res.joints[tip, 2] - h.joints_3d[tip, 2]) < 0.01  # rejected: it would stretch the last bone
+    free = place_with_depth(h.joints_3d, h.keypoints_2d, np.ones(21), d,
+                            config=DepthPlacementConfig(min_spread_m=0.05, bone_tolerance=0))
+    assert free.joints[tip, 2] - h.joints_3d[tip, 2] > 0.015
