@@ -177,11 +177,12 @@ def _frame(frame_id="cam_optical", stamp=T0):
 
 def test_target_frame_transformer_skips_and_counts():
     tf = _tf(13)
-    calls = []
+    calls, waits = [], []
     outcome = {}
 
-    def lookup(target, source, stamp):
+    def lookup(target, source, stamp, wait=True):
         calls.append((target, source, stamp))
+        waits.append(wait)
         if "raise" in outcome:
             raise outcome["raise"]
         return dataclasses.replace(tf, stamp_ns=outcome.get("stamp", stamp))
@@ -201,6 +202,7 @@ def test_target_frame_transformer_skips_and_counts():
     outcome.pop("raise")
     outcome["stamp"] = T0 - 10**9  # a transform 1 s older than the image: stale
     assert t.frame(_frame()) is None
+    assert waits == [True, True, False, False, False, True]  # no waiting after missing/loop/no_path
     outcome["stamp"] = 0  # static transforms carry no stamp: accepted
     assert t.frame(_frame()) is not None
     assert t.skipped == {"missing": 1, "no_path": 1, "loop": 1, "stale": 1, "extrapolation": 1, "invalid": 0}

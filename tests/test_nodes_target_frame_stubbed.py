@@ -191,6 +191,11 @@ def test_bad_tf_skips_counts_and_keeps_running(ros, tf2, case):
         assert keys[f"target_frame_skipped_{kind}"] == str(len(camera))
         text = {"missing": "does not exist", "loop": "contains a loop", "stale": "into the future"}[case]
         assert text in keys["target_frame_last_error"]
+        timeouts = [lk[3] for lk in node.target.buffer.lookups]
+        if case == "stale":  # data may still come: every lookup waits
+            assert set(timeouts) == {10_000_000}
+        else:  # the tree is wrong: after the first, lookups do not wait (no latency per frame)
+            assert timeouts[0] == 10_000_000 and set(timeouts[1:]) == {0}
         warnings = [m for lv, m in node.get_logger().records if lv == "warning" and "not published in" in m]
         assert 1 <= len(warnings) < len(camera) or len(camera) == 1  # throttled
         # the transform comes (back): target-frame forecasts flow, and the next report is OK again

@@ -261,8 +261,14 @@ def tf2_error_kind(exception_name: str, message: str) -> str:
     return "invalid"
 
 
-#: lookup(target_frame, source_frame, stamp_ns) -> RigidTransform, or raises TransformUnavailable
-Lookup = Callable[[str, str, int], RigidTransform]
+#: lookup(target_frame, source_frame, stamp_ns, wait) -> RigidTransform, or raises
+#: TransformUnavailable; ``wait=False``: do not wait for the data (answer from what is there)
+Lookup = Callable[[str, str, int, bool], RigidTransform]
+
+#: Failures about the shape of the TF tree: waiting for the data of one stamp does not fix them,
+#: so after one the next lookups do not wait (no latency added per frame while the robot's TF is
+#: absent) until a lookup succeeds again.
+STRUCTURAL_REASONS = ("missing", "no_path", "loop")
 
 
 class TargetFrameTransformer:
@@ -272,7 +278,8 @@ class TargetFrameTransformer:
     is unavailable: the output is skipped, ``skipped[reason]`` counted and ``last_error`` kept.
     A returned transform whose stamp is set (not 0, i.e. not static) and differs from the
     requested one by more than ``max_age_s`` is treated as ``stale``. Outputs already in the
-    target frame pass unchanged. Thread-safe counters (the worker transforms, the diagnostics
+    target frame pass unchanged. After a structural failure (:data:`STRUCTURAL_REASONS`) lookups
+    stop waiting for data until one succeeds. Thread-safe counters (the worker transforms, the diagnostics
     timer reads).
     """
 
@@ -290,23 +297,26 @@ class TargetFrameTransformer:
         self.last_error = ""
         self._recent_skips = 0  # since the last diagnostics report
         self._recent_total = 0
+        self._structural_failure = False
 
     def transform_for(self, source_frame: str, stamp_ns: int) -> RigidTransform | None:
         """The transform source -> target at ``stamp_ns``, or None (counted) when unavailable."""
         if source_frame == self.target_frame:
             return RigidTransform.identity(self.target_frame, stamp_ns)
         try:
-            tf = self.lookup(self.target_frame, source_frame, int(stamp_ns))
+            tf = self.lookup(self.target_frame, source_frame, int(stamp_ns), not self._structural_failure)
             if tf.stamp_ns and self.max_age_ns and abs(int(tf.stamp_ns) - int(stamp_ns)) > self.max_age_ns:
                 raise TransformUnavailable(
                     "stale", f"transform {source_frame!r} -> {self.target_frame!r} is from "
                     f"{tf.stamp_ns / 1e9:.3f} s, {abs(tf.stamp_ns - stamp_ns) / 1e9:.3f} s from the stamp {stamp_ns / 1e9:.3f} s")
         except TransformUnavailable as exc:
+            self._structural_failure = exc.kind in STRUCTURAL_REASONS
             self._count_skip(exc.kind, str(exc))
             return None
         except ValueError as exc:  # a malformed transform (NaN, zero quaternion)
             self._count_skip("invalid", str(exc))
             return None
+        self._structural_failure = False
         return dataclasses.replace(tf, target_frame=self.target_frame, source_frame=source_frame)
 
     def _count_skip(self, kind: str, message: str) -> None:

@@ -38,10 +38,10 @@ def tf2_lookup(buffer: Any, timeout_s: float) -> fr.Lookup:
 
     timeout = Duration(nanoseconds=int(round(max(0.0, float(timeout_s)) * 1e9)))
 
-    def lookup(target: str, source: str, stamp_ns: int) -> fr.RigidTransform:
+    def lookup(target: str, source: str, stamp_ns: int, wait: bool = True) -> fr.RigidTransform:
         try:
             msg = buffer.lookup_transform(target, source, Time(nanoseconds=int(stamp_ns), clock_type=ClockType.ROS_TIME),
-                                          timeout=timeout)
+                                          timeout=timeout if wait else Duration())
         except TransformException as exc:
             raise fr.TransformUnavailable(fr.tf2_error_kind(type(exc).__name__, str(exc)), str(exc).strip()) from None
         return fr.transform_from_msg(msg)
