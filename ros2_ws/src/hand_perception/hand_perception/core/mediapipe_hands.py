@@ -494,23 +494,42 @@ class MediaPipeHandTracker:
         c = r.out.landmarks.mean(axis=0)
         return float(np.linalg.norm(c - tr.predict_centre(stamp))) / max(tr.size, 1.0)
 
+    def _revive_cost(self, tr: _Track, r: _Result, stamp: int) -> float | None:
+        """Distance of hand ``r`` from lost track ``tr``'s predicted centre relative to the gate
+        (< 1), or None when ``r`` cannot be that hand (too far, size, confidently the other side)."""
+        if tr.centre is None or not 0.5 <= r.size / max(tr.size, 1.0) <= 2.0 or _other_side(tr, r):
+            return None
+        pred = tr.predict_centre(stamp)
+        travel = float(np.linalg.norm(pred - tr.centre))
+        c = r.out.landmarks.mean(axis=0)
+        d = float(np.linalg.norm(c - pred)) / (self.revive_distance * max(tr.size, r.size) + 0.5 * travel)
+        return d if d < 1.0 else None
+
+    def _swap_drifted(self, results: list[_Result], stamp: int) -> None:
+        """A tracked hand that the landmark model confidently calls the other side, lying where a
+        recently lost track of that side was heading, is that lost hand: its track drifted onto it
+        (hands that touched and separated). The lost track takes the hand back; the drifted track is
+        lost in turn (and the detector runs to find its hand)."""
+        for r in results:
+            tr = r.cand.track
+            if tr is None or not self._lost or not _other_side(tr, r):
+                continue
+            costs = [(self._revive_cost(lost, r, stamp), j) for j, lost in enumerate(self._lost)]
+            costs = [(c, j) for c, j in costs if c is not None]
+            if costs:
+                _, j = min(costs)
+                r.cand.track = self._lost.pop(j)
+                self._force_detect = True
+
     def _revive(self, new: list[_Result], stamp: int) -> None:
         """Give new hands the lost track whose predicted centre they are near (closest pairs first)."""
         if not new or not self._lost or self.lost_track_memory_s <= 0:
             return
         pairs = []
         for i, r in enumerate(new):
-            c = r.out.landmarks.mean(axis=0)
             for j, tr in enumerate(self._lost):
-                ratio = r.size / max(tr.size, 1.0)
-                if not 0.5 <= ratio <= 2.0:
-                    continue
-                if _other_side(tr, r):
-                    continue  # confidently the other side: not this hand
-                pred = tr.predict_centre(stamp)
-                travel = float(np.linalg.norm(pred - tr.centre))
-                d = float(np.linalg.norm(c - pred)) / (self.revive_distance * max(tr.size, r.size) + 0.5 * travel)
-                if d < 1.0:
+                d = self._revive_cost(tr, r, stamp)
+                if d is not None:
                     pairs.append((d, i, j))
         used_new: set[int] = set()
         used_lost: set[int] = set()
@@ -601,6 +620,8 @@ class MediaPipeHandTracker:
         results = results[: self.max_hands]
         if len(results) < n_prev:
             self._force_detect = True  # a track was lost: look for hands now
+        self._lost = [tr for tr in self._lost if stamp - tr.stamp <= self.lost_track_memory_s * 1e9]
+        self._swap_drifted(results, stamp)
 
         # 2. detector when hands are missing (MediaPipe), on schedule, or every detect_every_n frames
         n = len(results)
