@@ -9,7 +9,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-from scipy.spatial.transform import Rotation
 
 from hand_models.geometry import undistort_pixels
 from hand_perception.core.types import CameraIntrinsics
@@ -112,6 +111,11 @@ def place_hand(
     return Placement(joints=joints, translation=t, depth=float(joints[0, 2]), reprojection_px=float(reproj))
 
 
+def _cross3(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Cross product of two (3,) vectors (np.cross's overhead dominates at this size)."""
+    return np.array([a[1] * b[2] - a[2] * b[1], a[2] * b[0] - a[0] * b[2], a[0] * b[1] - a[1] * b[0]])
+
+
 def wrist_frame(joints: np.ndarray, side: str) -> np.ndarray:
     """(3, 3) rotation of the wrist frame in the camera frame (columns = axes).
 
@@ -121,22 +125,38 @@ def wrist_frame(joints: np.ndarray, side: str) -> np.ndarray:
     """
     j = np.asarray(joints, dtype=np.float64)
     x = j[9] - j[0]
-    x /= np.linalg.norm(x)
+    x = x / np.sqrt(x @ x)
     # (index MCP - wrist) x (pinky MCP - wrist) points out of the palm of a right hand
-    z = np.cross(j[5] - j[0], j[17] - j[0]) * (1.0 if side == "right" else -1.0)
-    z -= np.dot(z, x) * x
-    z /= np.linalg.norm(z)
-    y = np.cross(z, x)
+    z = _cross3(j[5] - j[0], j[17] - j[0]) * (1.0 if side == "right" else -1.0)
+    z = z - (z @ x) * x
+    z = z / np.sqrt(z @ z)
+    y = _cross3(z, x)
     return np.stack([x, y, z], 1)
+
+
+def matrix_to_quaternion(R: np.ndarray) -> np.ndarray:
+    """(3, 3) rotation -> unit quaternion (x, y, z, w) with w >= 0 (Shepperd's method)."""
+    m = np.asarray(R, dtype=np.float64)
+    tr = m[0, 0] + m[1, 1] + m[2, 2]
+    if tr > 0:
+        s = 2.0 * np.sqrt(tr + 1.0)
+        q = np.array([(m[2, 1] - m[1, 2]) / s, (m[0, 2] - m[2, 0]) / s, (m[1, 0] - m[0, 1]) / s, 0.25 * s])
+    elif m[0, 0] > m[1, 1] and m[0, 0] > m[2, 2]:
+        s = 2.0 * np.sqrt(1.0 + m[0, 0] - m[1, 1] - m[2, 2])
+        q = np.array([0.25 * s, (m[0, 1] + m[1, 0]) / s, (m[0, 2] + m[2, 0]) / s, (m[2, 1] - m[1, 2]) / s])
+    elif m[1, 1] > m[2, 2]:
+        s = 2.0 * np.sqrt(1.0 + m[1, 1] - m[0, 0] - m[2, 2])
+        q = np.array([(m[0, 1] + m[1, 0]) / s, 0.25 * s, (m[1, 2] + m[2, 1]) / s, (m[0, 2] - m[2, 0]) / s])
+    else:
+        s = 2.0 * np.sqrt(1.0 + m[2, 2] - m[0, 0] - m[1, 1])
+        q = np.array([(m[0, 2] + m[2, 0]) / s, (m[1, 2] + m[2, 1]) / s, 0.25 * s, (m[1, 0] - m[0, 1]) / s])
+    q = q / np.sqrt(q @ q)
+    return -q if q[3] < 0 else q
 
 
 def wrist_pose(joints: np.ndarray, side: str) -> tuple[np.ndarray, np.ndarray]:
     """Wrist position (3,) and orientation quaternion (x, y, z, w) of :func:`wrist_frame`."""
-    R = wrist_frame(joints, side)
-    q = Rotation.from_matrix(R).as_quat()
-    if q[3] < 0:
-        q = -q
-    return np.asarray(joints[0], dtype=np.float64).copy(), q
+    return np.asarray(joints[0], dtype=np.float64).copy(), matrix_to_quaternion(wrist_frame(joints, side))
 
 
 # --- monocular scale: a constant hand size per track -------------------------------------------
