@@ -80,7 +80,8 @@ def measure_rgbd(
     defaults); pipeline_config: ``PipelineConfig`` (None: defaults; its forecaster is not used).
     Returns ``{"frames": N, "sequences": [...], "monocular": {...}, "rgbd": {...}}`` where each
     mode has ``mpjpe_camera_mm``, ``mpjpe_root_relative_mm``, ``pa_mpjpe_mm``,
-    ``wrist_depth_error_mm``, ``detection_rate`` ... and ``rgbd`` also ``placement_sources``.
+    ``wrist_depth_error_mm``, ``detection_rate``, ``mpjpe_camera_median_mm``,
+    ``mpjpe_camera_by_sequence_mm`` ... and ``rgbd`` also ``placement_sources``.
     """
     from hand_models.render import SyntheticSequence
     from hand_perception.core.config import PipelineConfig
@@ -95,7 +96,9 @@ def measure_rgbd(
     seconds = {m: 0.0 for m in modes}
     frames = 0
     tracker = None
+    per_seq: dict[str, dict[int, float | None]] = {m: {} for m in modes}
     for seed in seeds:
+        start = {m: len(acc[m].errors_3d) for m in modes}
         seq = SyntheticSequence(int(num_frames), int(width), int(height), fps=fps, seed=int(seed))
         estimators = {}
         for m in modes:
@@ -118,10 +121,17 @@ def measure_rgbd(
             frames += 1
             if progress:
                 print(f"seed {seed} frame {i + 1}/{len(seq)}", flush=True)
+        for m in modes:
+            e = acc[m].errors_3d[start[m]:]
+            per_seq[m][int(seed)] = round(float(np.mean(e)) * 1000, 2) if e else None
     out: dict[str, Any] = {"frames": frames, "sequences": list(int(s) for s in seeds), "width": width,
                            "height": height}
     for m in modes:
-        out[m] = {**acc[m].summary(), **wrist[m].summary(), "ms_per_frame": round(1000 * seconds[m] / max(frames, 1), 1)}
+        errs = np.asarray(acc[m].errors_3d) * 1000
+        out[m] = {**acc[m].summary(), **wrist[m].summary(),
+                  "mpjpe_camera_median_mm": round(float(np.median(errs)), 2) if errs.size else None,
+                  "mpjpe_camera_by_sequence_mm": {str(s): v for s, v in per_seq[m].items()},
+                  "ms_per_frame": round(1000 * seconds[m] / max(frames, 1), 1)}
     if "rgbd" in modes:
         out["rgbd"]["placement_sources"] = dict(sources)
     return out
