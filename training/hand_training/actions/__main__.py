@@ -141,7 +141,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     res["seconds"] = round(time.time() - t0, 1)
-    print(json.dumps(res, default=str))
+    if int(os.environ.get("RANK", "0")) == 0:  # one JSON line under torchrun too
+        print(json.dumps(res, default=str))
     return 0
 
 
