@@ -248,7 +248,7 @@ class HandEstimator:
         # one hand per side, at most max_hands, whatever the temporal model (issue 11 defect 3)
         hands = limit_hands(hands, self.config.max_hands)
         stages["temporal"] = time.perf_counter() - t
-        live = {(h.side, int(h.track_id)) for h in hands}
+        live = {(h.side, int(h.track_id)) for h in hands} | set(self._frame_keypoints)
         self._sizes = {k: v for k, v in self._sizes.items() if k in live}
         self._attach_placement(hands, placement_info)
 
@@ -265,8 +265,10 @@ class HandEstimator:
         publish the projection of their predicted joints. The wrist pose is recomputed from
         the published joints (``placement.wrist_frame``).
         """
+        # the temporal stage may publish an older id for a re-acquired hand: map back to the input id
+        input_id = {pub: inp for inp, pub in getattr(self.temporal, "last_id_map", {}).items()}
         for h in hands:
-            key = (h.side, int(h.track_id))
+            key = (h.side, int(input_id.get(int(h.track_id), h.track_id)))
             joints = np.asarray(h.joints, dtype=np.float64)
             if h.is_observed and key in self._frame_keypoints and np.all(joints[:, 2] > 1e-3):
                 h.keypoints_2d = self._frame_keypoints[key].copy()
