@@ -121,7 +121,10 @@ def make_backend_interpreter(model_path: str | os.PathLike, backend: str | Backe
     cfg = BackendConfig.parse(backend)
     if cfg.kind == "tflite":
         return make_litert_interpreter(model_path, num_threads or 2)
-    if num_threads and not cfg.threads and cfg.device == "cpu" and cfg.kind == "onnxruntime":
+    # CPU threads as for LiteRT. torch's default is one intra-op thread per core: on a many-core
+    # robot computer that oversubscribes the CPU (small convolutions, the ROS executor and other
+    # nodes compete), and torch's spinning workers made the estimator ~10x slower per call.
+    if num_threads and not cfg.threads and cfg.device == "cpu" and cfg.kind in ("onnxruntime", "torch"):
         cfg = BackendConfig.parse(f"{cfg}+threads={int(num_threads)}")
     kind = kind_of(model_path)
     spec = export_spec_for(model_path)
