@@ -35,7 +35,8 @@ def test_run_on_real_images_writes_the_contract(shared_data, tmp_path):
     assert len(hands) >= 2  # FreiHAND crops show one right hand each
     h = hands[0]
     assert set(h) == {"side", "track_id", "confidence", "keypoints_2d", "joints", "wrist", "mano", "bbox",
-                      "is_observed"}
+                      "is_observed", "depth", "depth_std", "placement_source"}
+    assert h["placement_source"] == "monocular" and h["depth"] == pytest.approx(h["joints"][0][2], abs=1e-4)
     assert np.array(h["keypoints_2d"]).shape == (21, 2) and np.array(h["joints"]).shape == (21, 3)
     assert len(h["mano"]["hand_pose"]) == 45 and len(h["mano"]["betas"]) == 10
     assert len(h["wrist"]["orientation_xyzw"]) == 4 and h["side"] in ("left", "right")

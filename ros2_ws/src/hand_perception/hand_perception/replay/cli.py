@@ -225,8 +225,9 @@ def run_replay(
                 frame_depth, _ = depth_files.get(frame.index, frame.image.shape[1], frame.image.shape[0])
             t0 = time.perf_counter()
             try:
+                extra = {"depth": frame_depth} if frame_depth is not None else {}  # any pipeline-like object
                 output = pipeline.process(frame.image, frame.stamp_ns, frame.intrinsics,
-                                          frame_id=frame.frame_id, color_order="rgb", depth=frame_depth)
+                                          frame_id=frame.frame_id, color_order="rgb", **extra)
             except (ValueError, TypeError) as exc:
                 result.processing_errors += 1
                 result.frames_skipped += 1
