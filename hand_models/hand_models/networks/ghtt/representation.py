@@ -196,10 +196,11 @@ def decode(features: np.ndarray, G0: np.ndarray, use_v: bool = True) -> tuple[np
     F = features.shape[-2]
     Gs = []
     Gc = np.asarray(G0, dtype=np.float64)
+    if use_v:  # all frames' motions at once (..., F, 2, 4, 4); the loop only chains them
+        v_all = np.stack([rigid_from_9d(features[..., SL_V[s]]) for s in range(2)], -3)
     for i in range(F):
         if use_v:
-            v = np.stack([rigid_from_9d(features[..., i, SL_V[s]]) for s in range(2)], -3)
-            Gc = Gc @ v
+            Gc = Gc @ v_all[..., i, :, :, :]
         Gs.append(Gc)
     G = np.stack(Gs, -4)  # (..., F, 2, 4, 4)
     p = np.stack([features[..., SL_P[s]].reshape(features.shape[:-1] + (NUM_JOINTS, 3)) for s in range(2)], -3)

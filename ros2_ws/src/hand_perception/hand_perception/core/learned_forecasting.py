@@ -239,28 +239,31 @@ class LearnedMotionForecaster(MotionForecaster):
         i1 = np.minimum(i0 + 1, need)
         w = (pos - i0)[None, :, None, None, None]
         res = (1 - w) * full[:, i0] + w * full[:, i1]  # (K, n_out, 2, 21, 3)
-        samples = []
-        for k in range(K):
-            samples.append(ForecastSample(probability=1.0 / K, hands=self._trajectories(res[k], obs[-1], last)))
-        mean = ForecastSample(probability=1.0, hands=self._trajectories(res.mean(0), obs[-1], last))
+        allj = np.concatenate([res, res.mean(0)[None]])  # (K + 1, n_out, 2, 21, 3): samples, then the mean
+        hands = self._trajectories(allj, obs[-1], last)
+        samples = [ForecastSample(probability=1.0 / K, hands=[h[k] for h in hands]) for k in range(K)]
+        mean = ForecastSample(probability=1.0, hands=[h[K] for h in hands])
         return BimanualForecast(stamp_ns=self._last_stamp_ns, frame_id=self._frame_id, time_step_s=cfg.time_step_s,
                                 horizon_s=n_out * cfg.time_step_s, samples=samples, mean=mean)
 
-    def _trajectories(self, joints: np.ndarray, obs_last: np.ndarray, last: dict[str, _Obs]) -> list[HandTrajectory]:
+    def _trajectories(self, joints: np.ndarray, obs_last: np.ndarray, last: dict[str, _Obs]) -> list[list[HandTrajectory]]:
+        """joints (S, n, 2, 21, 3) of S futures -> per forecast side, S trajectories (a side is left out
+        when any of its future joints is not finite). One batched palm fit for all futures."""
         out = []
+        S, n = joints.shape[:2]
         for s, side in enumerate(SIDES):
-            if side not in last or not np.isfinite(joints[:, s]).all():
+            if side not in last or not np.isfinite(joints[:, :, s]).all():
                 continue
             R0 = _palm_rotation(obs_last[s], side)
-            Rt = _palm_rotations(joints[:, s], side)
-            quats = (Rotation.from_matrix(Rt @ R0.T) * Rotation.from_quat(last[side].quat)).as_quat()
-            prev = last[side].quat
-            for i in range(len(quats)):  # sign-continuous
-                if np.dot(quats[i], prev) < 0:
-                    quats[i] = -quats[i]
-                prev = quats[i]
-            out.append(HandTrajectory(side=side, wrist_position=joints[:, s, 0].copy(), wrist_orientation_xyzw=quats,
-                                      joints=joints[:, s].copy(), hand_pose=np.full((len(joints), 45), np.nan)))
+            Rt = _palm_rotations(joints[:, :, s].reshape(S * n, 21, 3), side)
+            quats = (Rotation.from_matrix(Rt @ R0.T) * Rotation.from_quat(last[side].quat)).as_quat().reshape(S, n, 4)
+            # sign-continuous from the last observed orientation: flip = running product of step signs
+            prev = np.concatenate([np.broadcast_to(last[side].quat, (S, 1, 4)), quats[:, :-1]], 1)
+            step = np.where(np.einsum("snc,snc->sn", quats, prev) < 0, -1.0, 1.0)
+            quats = quats * np.cumprod(step, axis=1)[..., None]
+            nan_pose = np.full((n, 45), np.nan)
+            out.append([HandTrajectory(side=side, wrist_position=joints[k, :, s, 0].copy(), wrist_orientation_xyzw=quats[k],
+                                       joints=joints[k, :, s].copy(), hand_pose=nan_pose.copy()) for k in range(S)])
         return out
 
     def actions(self) -> list[ActionEstimate]:
