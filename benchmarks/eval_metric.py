@@ -163,9 +163,10 @@ class MetricAccumulator:
         }
 
 
-def _gt(frame) -> list[dict]:
+def _gt(frame, sequence) -> list[dict]:
+    """Ground-truth hands of a rendered frame; a hand's identity is (sequence, side)."""
     return [dict(side=h.side, joints=np.asarray(h.joints_3d, np.float64), keypoints=np.asarray(h.keypoints_2d, np.float64),
-                  visible=np.asarray(h.visibility, bool), identity=h.side) for h in frame.hands]
+                  visible=np.asarray(h.visibility, bool), identity=(sequence, h.side)) for h in frame.hands]
 
 
 def run_rendered(seeds: list[int], n: int, config: PipelineConfig) -> dict:
@@ -198,7 +199,7 @@ def run_rendered(seeds: list[int], n: int, config: PipelineConfig) -> dict:
                     notes[mode] = f"skipped: {exc}"
                     continue
                 ms[mode].append((time.perf_counter() - t) * 1e3)
-                gt = _gt(f)
+                gt = _gt(f, seed)
                 if mode == "mono_stills":  # stills carry no track ids
                     for g in gt:
                         g["identity_for_switches"] = False
@@ -245,7 +246,7 @@ def run_tracking_scenes(quick: bool, config: PipelineConfig) -> dict:
             intr = CameraIntrinsics(K=np.asarray(f.K, np.float64), dist=np.asarray(f.dist, np.float64), width=w, height=h)
             res = est.process(f.image, int(f.stamp_ns) + 1, intr)
             published.append(res.hands)
-            acc.add(res, _gt(f), intr, key=(name, k))
+            acc.add(res, _gt(f, name), intr, key=(name, k))
         stats = count_id_switches([f.hands for f in scene.frames], published)
         per_scene[name] = {"id_switches": stats.id_switches, "side_errors": stats.side_errors, "frames": stats.frames}
         switches += stats.id_switches
