@@ -889,15 +889,17 @@ class SyntheticSequence(Sequence[SyntheticFrame]):
         """(H, W) float32 depth (m) of what lies behind the hands and arms: the person (when drawn)
         in front of a plane wall; ``dx, dy`` is the background pan of the drifting camera (px)."""
         H, W = self.height, self.width
-        yy, xx = np.mgrid[0:H, 0:W].astype(np.float64)
-        xn, yn = (xx - self.K[0, 2]) / self.K[0, 0], (yy - self.K[1, 2]) / self.K[1, 1]
-        a, b = self._wall_tilt
-        wall = (self.wall_z / np.clip(1.0 + a * xn + b * yn, 0.3, None)).astype(np.float32)
+        wall = getattr(self, "_wall", None)
+        if wall is None:  # static: the camera drift only pans the background
+            yy, xx = np.mgrid[0:H, 0:W].astype(np.float64)
+            xn, yn = (xx - self.K[0, 2]) / self.K[0, 0], (yy - self.K[1, 2]) / self.K[1, 1]
+            a, b = self._wall_tilt
+            wall = self._wall = (self.wall_z / np.clip(1.0 + a * xn + b * yn, 0.3, None)).astype(np.float32)
         person = getattr(self, "_person_depth", None)
         if person is not None:
             crop = person[self.margin + dy:self.margin + dy + H, self.margin + dx:self.margin + dx + W]
-            wall = np.minimum(wall, crop)
-        return wall
+            return np.minimum(wall, crop)
+        return wall.copy()
 
     def _depth_image(self, fr: Fragments, ss: int, dx: int, dy: int) -> np.ndarray:
         """(H, W) float32 depth of frame fragments ``fr`` (rendered at ``ss`` x): per output pixel the
