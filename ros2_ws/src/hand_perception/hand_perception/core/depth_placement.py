@@ -125,13 +125,21 @@ def keypoint_depths(depth: np.ndarray, keypoints_px: np.ndarray, config: DepthPl
     win[~inside.reshape(ok.sum(), -1)] = np.nan
     win[~np.isfinite(win) | (win <= 0)] = np.nan
     valid = np.isfinite(win)
-    enough = valid.sum(1) >= max(1, int(np.ceil(cfg.min_valid_fraction * win.shape[1])))
-    with np.errstate(all="ignore"):
-        lo = np.nanpercentile(np.where(enough[:, None], win, 1.0), 10, axis=1)
-        hi = np.nanpercentile(np.where(enough[:, None], win, 1.0), 90, axis=1)
-        at_edge = (hi - lo) > cfg.edge_m
-        near = np.where(at_edge[:, None] & (win > lo[:, None] + cfg.cluster_m), np.nan, win)
-        med = np.nanmedian(np.where(enough[:, None], near, 1.0), axis=1)
+    count = valid.sum(1)
+    enough = count >= max(1, int(np.ceil(cfg.min_valid_fraction * win.shape[1])))
+    rows = np.arange(len(win))
+    ranked = np.sort(np.where(valid, win, np.inf), axis=1)  # valid values first, ascending
+
+    def rank(values: np.ndarray, n: np.ndarray, q: float) -> np.ndarray:
+        return values[rows, np.clip(np.round((n - 1) * q).astype(np.int64), 0, values.shape[1] - 1)]
+
+    lo, hi = rank(ranked, count, 0.1), rank(ranked, count, 0.9)
+    with np.errstate(invalid="ignore"):  # rows without valid pixels: inf - inf
+        at_edge = enough & (hi - lo > cfg.edge_m)
+    keep = valid & ~(at_edge[:, None] & (win > lo[:, None] + cfg.cluster_m))
+    near = np.sort(np.where(keep, win, np.inf), axis=1)
+    m = np.maximum(keep.sum(1), 1)
+    med = 0.5 * (near[rows, (m - 1) // 2] + near[rows, m // 2])
     idx = np.flatnonzero(ok)
     out[idx] = np.where(enough, med, np.nan)
     edge[idx] = enough & at_edge
