@@ -223,6 +223,15 @@ def test_cli_train_tiny_config(tmp_path, capsys):
         assert (out / f).is_file(), f
     assert "do not ship" in (out / "skeleton.card.md").read_text()
     assert load_checkpoint(out / "recognizer.pt", taxonomy="fpha").labels == LABELS
+    # --cached-only trains nothing: the same numbers from the finished folds / models
+    (out / "cv" / "skeleton_Subject_2.json").unlink()
+    assert main(["train", "--config", str(tmp_path / "c.yaml"), "--out", str(out), "--data", str(tmp_path / "data"),
+                 "--no-progress", "--cached-only"]) == 0
+    again = json.loads((out / "report.json").read_text())
+    assert again["models"]["baseline"]["cv"]["top1"] == rep["models"]["baseline"]["cv"]["top1"]
+    assert list(again["models"]["skeleton"]["cv"]["folds"]) == ["Subject_1"]
+    assert again["selected"]["by"] == "CV top-1 over the folds ['Subject_1']"
+    assert not (out / "cv" / "skeleton_Subject_2.json").exists()
 
 
 # -- core: online labels in the forecaster ------------------------------------------------------------

@@ -38,7 +38,8 @@ def _train(args) -> dict:
         return _train_ghtt(conf, out, args.data, command)
     from .pipeline import run
 
-    res = run(conf, out, args.data, progress=not args.no_progress, command=command, config_path=args.config)
+    res = run(conf, out, args.data, progress=not args.no_progress, command=command, config_path=args.config,
+              cached_only=args.cached_only)
     summary = {"out": str(out), "selected": res.get("selected", {}).get("model")}
     for name, e in res["models"].items():
         summary[name] = {"cv_top1": e.get("cv", {}).get("top1"), "cv_online_top1": e.get("cv", {}).get("online_top1"),
@@ -124,6 +125,8 @@ def main(argv: list[str] | None = None) -> int:
     t.add_argument("--out")
     t.add_argument("--data", default=DEFAULT_DATA)
     t.add_argument("--no-progress", action="store_true")
+    t.add_argument("--cached-only", action="store_true",
+                   help="train nothing: report the final models and CV folds already in the run folder")
     e = sub.add_parser("evaluate")
     e.add_argument("--recognizer", required=True)
     e.add_argument("--data", default=DEFAULT_DATA)

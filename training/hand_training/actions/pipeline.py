@@ -72,8 +72,9 @@ def _scores(model, feats: dict[str, np.ndarray], y: np.ndarray, base: tuple[str,
 
 
 def cross_validate(spec: ModelSpec, split: Split, views: np.ndarray, length: int, out: Path, progress: bool,
-                   base: tuple[str, ...] = ALL_GROUPS) -> dict:
-    """Leave-one-subject-out within the training half: per held-out subject, train on the others."""
+                   base: tuple[str, ...] = ALL_GROUPS, cached_only: bool = False) -> dict:
+    """Leave-one-subject-out within the training half: per held-out subject, train on the others.
+    ``cached_only`` reports the folds already finished and trains none (the result says which)."""
     y = np.array([s.label for s in split.train])
     subjects = np.array([s.subject for s in split.train])
     feats = _eval_features(split.train, length, base)
@@ -87,6 +88,8 @@ def cross_validate(spec: ModelSpec, split: Split, views: np.ndarray, length: int
             import json
 
             r = json.loads(path.read_text())
+        elif cached_only:
+            continue
         else:
             t0 = time.time()
             model = train_recognizer(spec, views[~test], y[~test], split.labels, length, TAXONOMY, progress,
@@ -100,15 +103,21 @@ def cross_validate(spec: ModelSpec, split: Split, views: np.ndarray, length: int
                        "seconds": r.get("seconds")}
         preds[test] = r["pred"]
         log.info("%s cv %s: top-1 %.3f", spec.name, subj, r["top1"])
-    n = len(y)
-    return {"protocol": "leave-one-subject-out within the official training half (6 folds)",
-            "top1": float((preds == y).mean()), "sequences": n,
+    done = preds >= 0
+    n = int(done.sum())
+    if n == 0:
+        return {"protocol": "leave-one-subject-out", "folds": {}, "top1": None, "sequences": 0, "online_top1": {},
+                "confusion_pred": preds.tolist()}
+    return {"protocol": f"leave-one-subject-out within the official training half ({len(folds)} of "
+                        f"{len(set(subjects))} folds)",
+            "top1": float((preds[done] == y[done]).mean()), "sequences": n,
             "online_top1": {k: float(np.sum([folds[s]["online_top1"][k] * folds[s]["sequences"] for s in folds]) / n)
                             for k in online},
             "folds": folds, "confusion_pred": preds.tolist()}
 
 
-def run(conf: dict, out: str | Path, data: str | Path, progress: bool = True, command: str = "", config_path: str = "") -> dict:
+def run(conf: dict, out: str | Path, data: str | Path, progress: bool = True, command: str = "", config_path: str = "",
+        cached_only: bool = False) -> dict:
     """Train / cross-validate / evaluate every model of ``conf``; write report, plots, cards."""
     torch.set_num_threads(int(conf.get("threads", 1)))
     out = Path(out)
@@ -128,11 +137,11 @@ def run(conf: dict, out: str | Path, data: str | Path, progress: bool = True, co
     for spec in specs:
         t0 = time.time()
         entry: dict = {"config": spec.config.to_dict(), "groups": list(spec.groups), "train": asdict(spec.train)}
-        if conf.get("cv", True):
-            entry["cv"] = cross_validate(spec, split, views, length, out, progress, base)
-        path = out / f"{spec.name}.pt"
+        path = out / f"{spec.name}.pt"  # the final model first, then the CV folds
         if path.exists():
             model = load_checkpoint(path, taxonomy=TAXONOMY)
+        elif cached_only:
+            raise FileNotFoundError(f"{path} not trained yet (run without --cached-only)")
         else:
             model = train_recognizer(spec, views, y, split.labels, length, TAXONOMY, progress, desc=f"{spec.name} final",
                                      base=base)
@@ -141,16 +150,28 @@ def run(conf: dict, out: str | Path, data: str | Path, progress: bool = True, co
                                               "groups": list(spec.groups)})
         if split.test:
             entry["test"] = evaluate_recognizer(model, split.test)
+        if conf.get("cv", True):
+            entry["cv"] = cross_validate(spec, split, views, length, out, progress, base, cached_only)
         entry["seconds"] = round(time.time() - t0, 1)
         res["models"][spec.name] = entry
     if rank != 0:
         return res
-    key = "cv" if conf.get("cv", True) else "test"
-    best = max(res["models"], key=lambda k: res["models"][k].get(key, {}).get("top1", -1.0))
-    res["selected"] = {"model": best, "by": f"{key} top-1"}
+    best, by = _select(res["models"])
+    res["selected"] = {"model": best, "by": by}
     shutil.copyfile(out / f"{best}.pt", out / "recognizer.pt")
     _write_outputs(res, split, out, conf, command, config_path)
     return res
+
+
+def _select(models: dict) -> tuple[str, str]:
+    """The model with the best CV top-1 over the folds every model finished (else test top-1)."""
+    common = set.intersection(*[set(e.get("cv", {}).get("folds", {})) for e in models.values()])
+    if common:
+        def score(e):
+            f = e["cv"]["folds"]
+            return sum(f[s]["top1"] * f[s]["sequences"] for s in common) / sum(f[s]["sequences"] for s in common)
+        return max(models, key=lambda k: score(models[k])), f"CV top-1 over the folds {sorted(common)}"
+    return max(models, key=lambda k: models[k].get("test", {}).get("top1") or -1.0), "test-half top-1 (no CV folds)"
 
 
 def _write_outputs(res: dict, split: Split, out: Path, conf: dict, command: str, config_path: str) -> None:
@@ -160,11 +181,12 @@ def _write_outputs(res: dict, split: Split, out: Path, conf: dict, command: str,
     for name, e in res["models"].items():
         if "cv" in e:
             pred = np.array(e["cv"].pop("confusion_pred"))
-            cm = confusion(pred, y, len(split.labels))
+            cm = confusion(pred[pred >= 0], y[pred >= 0], len(split.labels))
             with np.errstate(invalid="ignore", divide="ignore"):
                 per = np.diag(cm) / cm.sum(1)
-            cvres = {"labels": split.labels, "confusion": cm.tolist(), "top1": e["cv"]["top1"], "sequences": len(y),
-                     "per_class_top1": {split.labels[i]: float(per[i]) for i in range(len(per))},
+            cvres = {"labels": split.labels, "confusion": cm.tolist(), "top1": e["cv"]["top1"],
+                     "sequences": e["cv"]["sequences"],
+                     "per_class_top1": {split.labels[i]: float(per[i]) for i in range(len(per)) if cm[i].sum() > 0},
                      "online_top1": e["cv"]["online_top1"]}
             e["cv"]["per_class_top1"] = cvres["per_class_top1"]
             report.plot_report(cvres, out / "plots", f"{name}_cv")
