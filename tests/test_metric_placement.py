@@ -163,3 +163,15 @@ def test_rendered_hands_agree_in_2d_and_3d(still):
             assert np.isfinite(h.depth_std) and 0 < h.depth_std < h.depth
             n += 1
     assert n >= 8  # both hands in most frames
+
+
+def test_bone_length_depth_recovers_the_depth_from_known_bones():
+    from hand_perception.core.placement import bone_length_depth, bone_lengths
+
+    truth = _hand("left", 7, (0.03, -0.02, 0.65))
+    uv = project(truth, INTR)
+    z = bone_length_depth(uv, truth[:, 2] - truth[0, 2], bone_lengths(truth), np.ones(21), INTR, z0=0.5)
+    assert z == pytest.approx(truth[0, 2], abs=1e-4)
+    # bones 10 % longer: the hand must be 10 % farther to project the same
+    z = bone_length_depth(uv, (truth[:, 2] - truth[0, 2]) * 1.1, 1.1 * bone_lengths(truth), np.ones(21), INTR, z0=0.5)
+    assert z == pytest.approx(1.1 * truth[0, 2], rel=1e-3)

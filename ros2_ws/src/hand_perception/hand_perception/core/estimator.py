@@ -106,6 +106,7 @@ class HandEstimator:
         self._last_fit: dict[tuple[str, int], dict[str, np.ndarray]] = {}
         #: running hand size per (side, track id) (monocular scale, see placement.HandSizeTracker)
         self._sizes: dict[tuple[str, int], HandSizeTracker] = {}
+        self._reference: dict[str, np.ndarray] = {}
         #: this frame's placement keypoints per (side, track id): what observed hands publish
         self._frame_keypoints: dict[tuple[str, int], np.ndarray] = {}
         #: placement source and depth std per (side, track id) (RGB-D, see _apply_depth)
@@ -161,6 +162,13 @@ class HandEstimator:
         self._last_stamp = stamp_ns
         return stamp_ns
 
+    def _reference_hand(self, side: str) -> np.ndarray:
+        """(21, 3) rest joints of the side's hand model: bone proportions for the placement."""
+        if side not in self._reference:
+            fitter = self.fitters.get(side) or ManoFitter(side, self.config.mano_dir)
+            self._reference[side] = np.asarray(fitter._rest21, dtype=np.float64)  # the flat rest hand (21, 3)
+        return self._reference[side]
+
     def _size_tracker(self, kp: Keypoints2D, still: bool) -> HandSizeTracker:
         """The hand's running size (a fresh one for stills and untracked hands)."""
         calibrated = self.config.hand_length_left_m if kp.side == "left" else self.config.hand_length_right_m
@@ -179,7 +187,7 @@ class HandEstimator:
         conf = np.where(kp.confidence >= self.config.min_keypoint_confidence, kp.confidence, 0.0)
         try:
             placed = place_monocular(kp.landmarks_3d, kp.keypoints, conf, intrinsics, self._size_tracker(kp, still),
-                                     self.config.keypoint_spread)
+                                     self.config.keypoint_spread, self._reference_hand(kp.side))
         except (ValueError, np.linalg.LinAlgError) as exc:
             warnings.append(f"hand {kp.track_id}: placement failed ({exc}); skipped")
             return None
