@@ -1,9 +1,12 @@
 """HandEstimator: camera frames -> tracked metric 3D hands with MANO parameters.
 
 Per frame: MediaPipe palm detection + hand landmarks with tracking (``mediapipe_hands``), metric
-placement of each hand in the camera frame from its 2D keypoints, its metric 3D shape and the
-undistorted intrinsics (``placement``), MANO inverse kinematics per side (``hand_models.fitting``),
-then the temporal stage (``temporal``: One-Euro + SO(3) filtering, gap bridging).
+placement of each hand in the camera frame from its 2D keypoints, its metric 3D shape rescaled to
+the track's hand size and the undistorted intrinsics (``placement.place_monocular``), MANO inverse
+kinematics per side (``hand_models.fitting``), then the temporal stage (``temporal``: One-Euro +
+SO(3) filtering, gap bridging). Published hands agree in 2D and 3D: the joints lie on their
+keypoints' rays (observed hands: this frame's keypoints, so streaming adds no 2D lag; the temporal
+stage smooths their depths), and the wrist pose is the wrist frame of the published joints.
 
 Bad input never kills a stream: a frame that cannot be read raises ``ValueError``/``TypeError``
 with the reason (the caller logs it and goes on); invalid intrinsics fall back to the default
