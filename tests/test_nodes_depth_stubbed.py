@@ -112,7 +112,7 @@ def _subs(node, topic):
 
 
 def test_depth_parameters_and_pairing(ros, rgbd, message_filters_standin):
-    node = _active_estimator(ros, depth_topic="aligned_depth_to_color/image_raw", depth_max_age_s=0.01)
+    node = _active_estimator(ros, depth_topic="aligned_depth_to_color/image_raw", depth_max_age_s=0.1)
     try:
         assert node.get_parameter("depth_scale").value == 0.001
         (image,) = _subs(node, "image")
@@ -120,14 +120,16 @@ def test_depth_parameters_and_pairing(ros, rgbd, message_filters_standin):
         assert depth.qos.reliability.name == "BEST_EFFORT"
         _subs(node, "camera_info")[0].callback(info_msg(ros, rgbd[0].K, T0))
         hands = pub(node, "hands")
-        # frame 0: depth first, then colour (paired on the colour's arrival)
-        depth.callback(depth_msg(ros, rgbd[0].noisy_depth(), T0 + 2_000_000))
-        image.callback(image_msg(ros, rgbd[0].image, T0))
-        # frame 1 right after: colour first, then its depth (32FC1 in metres, with inf holes)
-        image.callback(image_msg(ros, rgbd[1].image, T0 + 33_333_333))
+        # messages made beforehand: the callbacks below come as close together as a camera's
         d = rgbd[1].noisy_depth()
-        d[d == 0] = np.inf
-        depth.callback(depth_msg(ros, d, T0 + 33_333_333, encoding="32FC1"))
+        d[d == 0] = np.inf  # 32FC1 in metres, with inf holes
+        msgs = [depth_msg(ros, rgbd[0].noisy_depth(), T0 + 2_000_000), image_msg(ros, rgbd[0].image, T0),
+                image_msg(ros, rgbd[1].image, T0 + 33_333_333), depth_msg(ros, d, T0 + 33_333_333, encoding="32FC1")]
+        # frame 0: depth first, then colour (paired on the colour's arrival); frame 1: colour first
+        depth.callback(msgs[0])
+        image.callback(msgs[1])
+        image.callback(msgs[2])
+        depth.callback(msgs[3])
         assert wait(lambda: len(hands.messages) == 2), node.get_logger().text("warning")
         for m, f in zip(hands.messages, rgbd):
             assert m.hands and all(h.placement_source in (1, 2) for h in m.hands)  # DEPTH or FUSED
@@ -149,7 +151,7 @@ def test_depth_that_stops_far_stamps_and_bad_depth_fall_back_to_monocular(ros, r
         (depth,) = _subs(node, "depth")
         _subs(node, "camera_info")[0].callback(info_msg(ros, rgbd[0].K, T0))
         hands = pub(node, "hands")
-        timeout = node.estimator.depth.gate.timeout_s
+        timeout = node.estimator.depth.gate.live_s
         stamps = [T0 + i * 33_333_333 for i in range(6)]
 
         def frame(i, depth_image=None, depth_stamp=None, **depth_kw):

@@ -332,3 +332,21 @@ def test_per_joint_depth_keeps_bone_lengths(frame):
     free = place_with_depth(h.joints_3d, h.keypoints_2d, np.ones(21), d,
                             config=DepthPlacementConfig(min_spread_m=0.05, bone_tolerance=0))
     assert free.joints[tip, 2] - h.joints_3d[tip, 2] > 0.015
+
+
+def test_depth_gate_waits_only_while_pairs_come_and_keeps_order():
+    from hand_perception.core.depth import DepthGate
+
+    g = DepthGate(live_s=0.5, wait_s=0.1)
+    assert g.on_image(1, 0.0) == [1] and g.status.last_problem == "no depth image received yet"
+    assert g.on_pair(1, 0.01) == ([], False)  # that frame already went on without depth
+    g.on_depth(0.02)
+    assert g.on_pair(2, 0.03) == ([], True) and g.on_image(2, 0.03) == []  # paired on arrival
+    assert g.on_image(3, 0.05) == [] and g.on_pair(3, 0.06) == ([], True)  # waited for its depth
+    assert g.on_image(4, 0.07) == [] and g.on_image(5, 0.2) == [4]  # 4 waited too long
+    assert "no depth paired within 0.1 s" in g.status.last_problem
+    assert g.on_image(6, 0.21) == [] and g.on_pair(7, 0.22) == ([5, 6], True)  # older ones first
+    assert g.on_image(8, 1.0) == [8] and g.status.last_problem == "depth topic silent for 1.0 s"
+    g.on_depth(1.05)
+    assert g.on_image(9, 1.1) == [9] and "too far from the colour stamps" in g.status.last_problem
+    assert g.status.missing == 6

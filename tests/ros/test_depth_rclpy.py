@@ -93,7 +93,7 @@ def test_estimator_places_hands_from_depth_and_falls_back():
         placed = [hand.placement_source for m in h.got["hands"] for hand in m.hands]
         assert placed and all(p in (Hand.DEPTH, Hand.FUSED) for p in placed)
         # the depth topic stops: after the gate's timeout the colour frames go on monocular
-        time.sleep(node.estimator.depth.gate.timeout_s + 0.1)
+        time.sleep(node.estimator.depth.gate.live_s + 0.1)
         h.pub_image.publish(_image(frames[2].image, T0 + 2 * 33_333_333))
         assert h.spin_until(lambda: len(h.got.get("hands", [])) >= 3, 20)
         assert all(hand.placement_source == Hand.MONOCULAR for hand in h.got["hands"][-1].hands)

@@ -230,44 +230,66 @@ class DepthGate:
     """When a node waits for depth and when it goes on monocular (pure logic; the nodes pair colour
     and depth with message_filters' ApproximateTimeSynchronizer and feed this gate).
 
-    Calls: :meth:`on_depth` for every depth message, :meth:`on_pair` when the synchronizer pairs
-    a colour frame (returns False when that frame already went on monocular), :meth:`on_image`
-    for every colour frame (True: process it now without depth). A colour frame waits for its pair
-    while pairs came out within ``timeout_s``; otherwise (the depth topic is silent, or its stamps
-    are too far from the colour stamps to pair) it is processed monocular and counted in
-    ``status`` with the reason. ``timeout_s``: ``max(0.25, 10 * depth_max_age_s)`` in the nodes.
+    Feed it every depth message (:meth:`on_depth`), every colour frame (:meth:`on_image`) and every
+    pair the synchronizer emits (:meth:`on_pair`); both return the stamps of colour frames to
+    process *now without depth*, oldest first, and :meth:`on_pair` also whether to process the pair.
+    While pairs keep coming (one within ``live_s``) a colour frame waits for its depth, at most
+    ``wait_s``; after that, or when pairs stopped (the depth topic is silent, or its stamps are too
+    far from the colour ones to pair), it goes on monocular, counted in ``status`` with the reason.
+    A pair never overtakes an older waiting frame (the older one is released first), so stamps
+    reach the estimator in order and no colour frame is lost.
     """
 
-    timeout_s: float = 0.25
+    live_s: float = 0.5
+    wait_s: float = 0.1
     status: DepthStatus = field(default_factory=lambda: DepthStatus(enabled=True))
     _last_depth: float | None = None
     _last_pair: float | None = None
+    _pending: dict = field(default_factory=dict)  # stamp -> arrival time
     _mono: deque = field(default_factory=lambda: deque(maxlen=64))
     _paired: deque = field(default_factory=lambda: deque(maxlen=64))
+
+    def was_paired(self, image_stamp_ns: int) -> bool:
+        """True when the synchronizer already paired this colour frame (it runs before on_image)."""
+        return int(image_stamp_ns) in self._paired
 
     def on_depth(self, now_s: float) -> None:
         self._last_depth = float(now_s)
 
-    def on_pair(self, image_stamp_ns: int, now_s: float) -> bool:
+    def live(self, now_s: float) -> bool:
+        """True while pairs keep coming (frames wait for their depth)."""
+        return self._last_pair is not None and now_s - self._last_pair <= self.live_s
+
+    def _release(self, stamps: list[int], reason: str) -> list[int]:
+        for s in stamps:
+            self._pending.pop(s, None)
+            self._mono.append(s)
+        if stamps:
+            self.status.missing += len(stamps)
+            self.status.last_problem = reason
+        return sorted(stamps)
+
+    def on_image(self, image_stamp_ns: int, now_s: float) -> list[int]:
+        stamp = int(image_stamp_ns)
+        expired = [s for s, t in self._pending.items() if now_s - t > self.wait_s]
+        out = self._release(expired, f"no depth paired within {self.wait_s:g} s")
+        if stamp in self._paired or stamp in self._mono:
+            return out
+        if self.live(now_s):
+            self._pending[stamp] = float(now_s)
+            return out
+        older = [s for s in self._pending if s < stamp]  # keep the order
+        return self._release(out + older + [stamp], self.reason(now_s))
+
+    def on_pair(self, image_stamp_ns: int, now_s: float) -> tuple[list[int], bool]:
         self._last_pair = float(now_s)
         stamp = int(image_stamp_ns)
         if stamp in self._mono:
-            return False
+            return [], False
+        self._pending.pop(stamp, None)
         self._paired.append(stamp)
-        return True
-
-    def live(self, now_s: float) -> bool:
-        """True while pairs keep coming (frames wait for their depth)."""
-        return self._last_pair is not None and now_s - self._last_pair <= self.timeout_s
-
-    def on_image(self, image_stamp_ns: int, now_s: float) -> bool:
-        stamp = int(image_stamp_ns)
-        if stamp in self._paired or self.live(now_s):
-            return False
-        self._mono.append(stamp)
-        self.status.missing += 1
-        self.status.last_problem = self.reason(now_s)
-        return True
+        older = [s for s in self._pending if s < stamp]
+        return self._release(older, "a newer frame paired first (its depth was lost)"), True
 
     def reason(self, now_s: float) -> str:
         """Why frames run monocular now ('' while depth pairs)."""
@@ -276,6 +298,6 @@ class DepthGate:
         if self._last_depth is None:
             return "no depth image received yet"
         silent = now_s - self._last_depth
-        if silent > self.timeout_s:
+        if silent > self.live_s:
             return f"depth topic silent for {silent:.1f} s"
         return "depth stamps too far from the colour stamps to pair (depth_max_age_s)"

@@ -247,7 +247,7 @@ class EstimatorPart:
             return None
         depth = None
         if depth_msg is not None and self.depth is not None:
-            depth = self.depth.decode(depth_msg, prepared.image.shape[1], prepared.image.shape[0])
+            depth = self.depth.decode(depth_msg, prepared.image.shape[1], prepared.image.shape[0], prepared.stamp_ns)
         frame = self.pipeline.estimator.process(prepared.image, prepared.stamp_ns, prepared.intrinsics,
                                                 frame_id=prepared.frame_id, color_order="rgb", depth=depth)
         frame.latency_s = time.monotonic() - item.arrival

@@ -4,8 +4,9 @@ With the parameter ``depth_topic`` set, the colour subscription is a ``message_f
 and a second one takes the depth topic; ``message_filters.ApproximateTimeSynchronizer`` (slop =
 ``depth_max_age_s``) pairs them and the pair is queued as one item ``(image_msg, depth_msg)``.
 Colour frames are never held hostage by depth: :class:`hand_perception.core.depth.DepthGate`
-lets a colour frame through alone (monocular) when no pair came out for a while (the depth topic
-stopped, or its stamps are too far from the colour ones), and the diagnostics say so.
+lets a colour frame wait for its depth only while pairs keep coming, and at most ``wait_s``;
+otherwise (the depth topic stopped, or its stamps are too far from the colour ones) the frame
+goes on alone, monocular, in stamp order, and the diagnostics say why.
 
 Decoding (16UC1 with ``depth_scale`` / 32FC1, size checks, all-invalid images) happens in the
 worker through :func:`hand_perception.core.depth.prepare_depth`; a bad depth image costs the
@@ -31,11 +32,13 @@ class DepthInput:
         self.topic = str(params["depth_topic"])
         self.scale = float(params["depth_scale"])
         self.max_age_s = float(params["depth_max_age_s"])
-        self.gate = DepthGate(timeout_s=max(0.25, 10.0 * self.max_age_s))
+        # pairs within live_s keep frames waiting for their depth (at most wait_s)
+        self.gate = DepthGate(live_s=max(0.5, 10.0 * self.max_age_s), wait_s=max(0.1, 3.0 * self.max_age_s))
+        self._pending: dict[int, tuple[str, Any]] = {}  # colour frames waiting for depth, by stamp
         self.status = self.gate.status
         self._filters: list[Any] = []
         self._sync = None
-        self._last_bad: float | None = None
+        self._latest: tuple[int, str] | None = None  # newest colour frame: (stamp, why it has no depth or "")
 
     @staticmethod
     def wanted(params: dict[str, Any]) -> bool:
@@ -62,23 +65,46 @@ class DepthInput:
         self._filters = []
         self._sync = None
 
+    def _release(self, stamps: list[int]) -> None:
+        """Queue waiting colour frames without depth (oldest first)."""
+        for s in stamps:
+            item = self._pending.pop(s, None)
+            if item is not None:
+                self._note(s, self.status.last_problem or "no depth")
+                self.node.enqueue(*item)
+        if stamps:
+            self.node.warn_throttled("depth_fallback", f"running monocular: {self.status.last_problem}")
+
     def _on_pair(self, kind: str, image: Any, depth: Any) -> None:
-        if self.gate.on_pair(time_to_ns(image.header.stamp), time.monotonic()):
+        stamp = time_to_ns(image.header.stamp)
+        older, use = self.gate.on_pair(stamp, time.monotonic())
+        self._release(older)
+        if use:
+            self._pending.pop(stamp, None)
+            self._note(stamp, "")
             self.node.enqueue(kind, (image, depth))
 
     def _on_image(self, kind: str, image: Any) -> None:
-        if self.gate.on_image(time_to_ns(image.header.stamp), time.monotonic()):
-            self.node.enqueue(kind, image)
-            self.node.warn_throttled("depth_fallback", f"running monocular: {self.status.last_problem}")
+        stamp = time_to_ns(image.header.stamp)
+        if not self.gate.was_paired(stamp):
+            self._pending[stamp] = (kind, image)
+            while len(self._pending) > 64:  # never grows without bound, whatever the gate says
+                self._pending.pop(min(self._pending))
+        self._release(self.gate.on_image(stamp, time.monotonic()))
 
     # -- worker ------------------------------------------------------------------------------
-    def decode(self, depth_msg: Any, width: int, height: int) -> np.ndarray | None:
+    def _note(self, stamp: int, reason: str) -> None:
+        if self._latest is None or stamp >= self._latest[0]:
+            self._latest = (stamp, reason)
+
+    def decode(self, depth_msg: Any, width: int, height: int, stamp_ns: int | None = None) -> np.ndarray | None:
         """Depth (metres, NaN invalid) registered to a ``width x height`` image, or None (counted)."""
         depth, problem = prepare_depth(depth_msg, width, height, self.scale)
         if depth is None:
             self.status.bad += 1
             self.status.last_problem = f"bad depth image: {problem}"
-            self._last_bad = time.monotonic()
+            if stamp_ns is not None:
+                self._note(int(stamp_ns), self.status.last_problem)
             self.node.warn_throttled("depth_bad", f"depth not used ({problem}); running monocular")
             return None
         self.status.paired += 1
@@ -86,11 +112,9 @@ class DepthInput:
 
     # -- diagnostics -------------------------------------------------------------------------
     def diagnostics(self) -> tuple[dict[str, Any], str | None]:
-        """Values for /diagnostics and a problem line while frames run monocular (None otherwise)."""
+        """Values for /diagnostics and a problem line when the newest colour frame had no usable
+        depth (None otherwise), with the reason recorded for it."""
         values = {k: v for k, v in self.status.as_dict().items() if k != "depth_enabled"}
         values["depth_topic"] = self.topic
-        now = time.monotonic()
-        reason = self.gate.reason(now)
-        if not reason and self._last_bad is not None and now - self._last_bad <= max(1.0, self.gate.timeout_s):
-            reason = self.status.last_problem
+        reason = self._latest[1] if self._latest is not None else ""
         return values, (f"depth: running monocular ({reason})" if reason else None)
