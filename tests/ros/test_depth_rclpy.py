@@ -88,6 +88,8 @@ def test_estimator_places_hands_from_depth_and_falls_back():
         for k in range(2):  # colour and depth with the same stamp
             stamp = T0 + k * 33_333_333
             pub_depth.publish(_depth(frames[k].noisy_depth(), stamp))
+            # the first colour frame waits only while pairs come: let its depth arrive first
+            assert h.spin_until(lambda k=k: node.estimator.depth.status.received >= k + 1, 5)
             h.pub_image.publish(_image(frames[k].image, stamp))
             assert h.spin_until(lambda k=k: len(h.got.get("hands", [])) >= k + 1, 20)
         placed = [hand.placement_source for m in h.got["hands"] for hand in m.hands]

@@ -175,12 +175,14 @@ class DepthStatus:
 
     paired: int = 0
     missing: int = 0
+    received: int = 0  # depth messages that arrived (nodes)
     bad: int = 0
     last_problem: str = ""
     enabled: bool = False
 
     def as_dict(self) -> dict[str, Any]:
-        return {"depth_enabled": self.enabled, "depth_paired": self.paired, "depth_missing": self.missing,
+        return {"depth_enabled": self.enabled, "depth_received": self.received, "depth_paired": self.paired,
+                "depth_missing": self.missing,
                 "depth_bad": self.bad, "depth_last_problem": self.last_problem}
 
 
@@ -255,6 +257,7 @@ class DepthGate:
 
     def on_depth(self, now_s: float) -> None:
         self._last_depth = float(now_s)
+        self.status.received += 1
 
     def live(self, now_s: float) -> bool:
         """True while pairs keep coming (frames wait for their depth)."""
