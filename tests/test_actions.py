@@ -13,8 +13,8 @@ import pytest
 import torch
 
 from hand_models.networks.actions.features import FeatureConfig, fill_gaps, mirror, window_features
-from hand_models.networks.actions.model import (ActionRecognizerNet, CheckpointMismatch, RecognizerConfig,
-                                                load_checkpoint, save_checkpoint)
+from hand_models.networks.actions.model import (ActionRecognizerNet, CheckpointMismatch, EnsembleRecognizer,
+                                                RecognizerConfig, load_checkpoint, save_checkpoint)
 
 torch.set_num_threads(1)
 FPS = 30.0
@@ -208,7 +208,8 @@ def test_cli_train_tiny_config(tmp_path, capsys):
     _write_fake_fpha(root, np.random.default_rng(2))
     conf = {"length": 16, "views": 2, "cv": True, "train": {"epochs": 2, "batch_size": 4},
             "models": {"baseline": {"arch": "bigru", "hidden": 8, "layers": 2, "groups": ["rel"]},
-                       "skeleton": {"arch": "tcn_gru", "hidden": 8, "layers": 1, "streams": 2}}}
+                       "skeleton": {"arch": "tcn_gru", "hidden": 8, "layers": 1, "streams": 2}},
+            "ensembles": {"both": ["baseline", "skeleton"]}}
     (tmp_path / "c.yaml").write_text(yaml.safe_dump(conf))
     out = tmp_path / "run"
     assert main(["train", "--config", str(tmp_path / "c.yaml"), "--out", str(out), "--data", str(tmp_path / "data"),
@@ -222,6 +223,15 @@ def test_cli_train_tiny_config(tmp_path, capsys):
               "plots/skeleton_test45_online.png"):
         assert (out / f).is_file(), f
     assert "do not ship" in (out / "skeleton.card.md").read_text()
+    ens = load_checkpoint(out / "both.pt", taxonomy="fpha")
+    assert isinstance(ens, EnsembleRecognizer) and rep["models"]["both"]["cv"]["sequences"] == 8
+    members = [load_checkpoint(out / f"{m}.pt") for m in ("baseline", "skeleton")]
+    x = torch.randn(3, 16, ens.features.dim)
+    from hand_training.actions.train import group_columns
+
+    mean = sum(torch.softmax(m(x[..., torch.from_numpy(group_columns(m.features.groups, ens.features.groups))]), -1)
+               for m in members) / 2
+    torch.testing.assert_close(torch.softmax(ens(x), -1), mean)
     assert load_checkpoint(out / "recognizer.pt", taxonomy="fpha").labels == LABELS
     # --cached-only trains nothing: the same numbers from the finished folds / models
     (out / "cv" / "skeleton_Subject_2.json").unlink()
@@ -231,6 +241,7 @@ def test_cli_train_tiny_config(tmp_path, capsys):
     assert again["models"]["baseline"]["cv"]["top1"] == rep["models"]["baseline"]["cv"]["top1"]
     assert list(again["models"]["skeleton"]["cv"]["folds"]) == ["Subject_1"]
     assert again["selected"]["by"] == "CV top-1 over the folds ['Subject_1']"
+    assert list(again["models"]["both"]["cv"]["folds"]) == ["Subject_1"]
     assert not (out / "cv" / "skeleton_Subject_2.json").exists()
 
 

@@ -21,7 +21,8 @@ from typing import Any, Sequence
 import numpy as np
 import torch
 
-from hand_models.networks.actions.model import ActionRecognizerNet, CheckpointMismatch, load_checkpoint, predict_proba
+from hand_models.networks.actions.model import (ActionRecognizerNet, CheckpointMismatch, EnsembleRecognizer, load_checkpoint,
+                                                predict_proba)
 
 ONLINE_S = (0.5, 1.0, 2.0)
 
@@ -46,7 +47,7 @@ class _Recognizer:
             else:
                 ckpt = load_checkpoint(path, taxonomy=None)
         self.model = ckpt
-        if isinstance(ckpt, ActionRecognizerNet):
+        if isinstance(ckpt, (ActionRecognizerNet, EnsembleRecognizer)):
             self.kind = "recognizer"
         elif isinstance(ckpt, GHTT):
             self.kind = "ghtt"

@@ -9,17 +9,21 @@ from pathlib import Path
 import numpy as np
 
 from hand_models.inference.specs import DynamicDim, ExportSpec, TensorSpec
-from hand_models.networks.actions.model import ActionRecognizerNet, load_checkpoint
+from hand_models.networks.actions.model import ActionRecognizerNet, EnsembleRecognizer, load_checkpoint
 
 
-def recognizer_export_spec(model: ActionRecognizerNet, name: str = "action_recognizer") -> ExportSpec:
+def recognizer_export_spec(model: "ActionRecognizerNet | EnsembleRecognizer", name: str = "action_recognizer") -> ExportSpec:
     """features (batch, L, F) float32 -> logits (batch, C)."""
     L, F, C = model.features.length, model.features.dim, len(model.labels)
 
+    members = list(getattr(model, "members", [model]))
+    norm = members[0].normalizer if len(members) == 1 else None
+
     def example(dims: dict[str, int], seed: int) -> dict[str, np.ndarray]:
         rng = np.random.default_rng(seed)
-        mean, std = model.normalizer.mean.numpy(), model.normalizer.std.numpy()
-        x = mean + std * rng.standard_normal((dims["batch"], L, F))
+        x = rng.standard_normal((dims["batch"], L, F))
+        if norm is not None:  # realistic scales for a single model
+            x = norm.mean.numpy() + norm.std.numpy() * x
         return {"features": x.astype(np.float32)}
 
     return ExportSpec(
@@ -27,7 +31,7 @@ def recognizer_export_spec(model: ActionRecognizerNet, name: str = "action_recog
         inputs=[TensorSpec("features", ("batch", L, F))], outputs=[TensorSpec("logits", ("batch", C))],
         dims={"batch": DynamicDim(1, 1, 64)},
         config={"taxonomy": model.taxonomy, "labels": list(model.labels), "joint_layout": "canonical21",
-                "features": model.features.to_dict(), "model": model.cfg.to_dict()},
+                "features": model.features.to_dict(), "model": [m.cfg.to_dict() for m in members]},
         example_inputs=example, tolerance=(1e-4, 1e-4),
         tolerance_note="fp32 ONNX Runtime vs eager torch; BatchNorm folded, GRU as ONNX GRU",
         source={"checkpoint_kind": "hand_perception.action_recognizer/1"},

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from hand_models.networks.actions.model import RecognizerConfig, load_checkpoint, save_checkpoint
+from hand_models.networks.actions.model import EnsembleRecognizer, RecognizerConfig, load_checkpoint, save_checkpoint
 
 from . import report
 from .data import TAXONOMY, AugmentConfig, LabelledSequence, Split, load_fpha_split
@@ -68,7 +68,8 @@ def _eval_features(seqs: list[LabelledSequence], length: int, groups: tuple[str,
 def _scores(model, feats: dict[str, np.ndarray], y: np.ndarray, base: tuple[str, ...]) -> dict:
     probs = {k: predict_features(model, f, base=base) for k, f in feats.items()}
     return {"top1": top1(probs["whole"], y), "online_top1": {k: top1(p, y) for k, p in probs.items() if k != "whole"},
-            "pred": probs["whole"].argmax(1).tolist()}
+            "pred": probs["whole"].argmax(1).tolist(),
+            "probs": {k: np.round(p, 5).tolist() for k, p in probs.items()}}  # for ensembles of finished folds
 
 
 def cross_validate(spec: ModelSpec, split: Split, views: np.ndarray, length: int, out: Path, progress: bool,
@@ -154,6 +155,8 @@ def run(conf: dict, out: str | Path, data: str | Path, progress: bool = True, co
             entry["cv"] = cross_validate(spec, split, views, length, out, progress, base, cached_only)
         entry["seconds"] = round(time.time() - t0, 1)
         res["models"][spec.name] = entry
+    for name, members in (conf.get("ensembles") or {}).items():
+        res["models"][name] = _ensemble(name, list(members), res["models"], split, out)
     if rank != 0:
         return res
     best, by = _select(res["models"])
@@ -161,6 +164,46 @@ def run(conf: dict, out: str | Path, data: str | Path, progress: bool = True, co
     shutil.copyfile(out / f"{best}.pt", out / "recognizer.pt")
     _write_outputs(res, split, out, conf, command, config_path)
     return res
+
+
+def _ensemble(name: str, members: list[str], models: dict, split: Split, out: Path) -> dict:
+    """Mean probability of finished models: CV from their stored fold probabilities (folds all
+    members finished), test from the final checkpoints, saved as one checkpoint ``<name>.pt``."""
+    import json
+
+    missing = [m for m in members if m not in models]
+    if missing:
+        raise ValueError(f"ensemble {name}: unknown models {missing}")
+    model = EnsembleRecognizer([load_checkpoint(out / f"{m}.pt", taxonomy=TAXONOMY) for m in members])
+    save_checkpoint(out / f"{name}.pt", model, {"members": members})
+    entry: dict = {"members": members, "groups": list(model.features.groups),
+                   "config": {"ensemble": members}}
+    if split.test:
+        entry["test"] = evaluate_recognizer(model, split.test)
+    y = np.array([s.label for s in split.train])
+    subjects = np.array([s.subject for s in split.train])
+    common = set.intersection(*[set(models[m].get("cv", {}).get("folds", {})) for m in members])
+    folds, preds = {}, np.full(len(y), -1)
+    online = {}
+    for subj in sorted(common):
+        rs = [json.loads((out / "cv" / f"{m}_{subj}.json").read_text()) for m in members]
+        if not all("probs" in r for r in rs):
+            continue
+        test = subjects == subj
+        probs = {k: np.mean([np.asarray(r["probs"][k]) for r in rs], 0) for k in rs[0]["probs"]}
+        preds[test] = probs["whole"].argmax(1)
+        folds[subj] = {"top1": top1(probs["whole"], y[test]), "sequences": int(test.sum()),
+                       "online_top1": {k: top1(p, y[test]) for k, p in probs.items() if k != "whole"}}
+        for k, p in probs.items():
+            online.setdefault(k, []).append((p.argmax(1) == y[test]).sum())
+    if folds:
+        done = preds >= 0
+        n = int(done.sum())
+        entry["cv"] = {"protocol": f"leave-one-subject-out ({len(folds)} folds), mean of the members' probabilities",
+                       "top1": float((preds[done] == y[done]).mean()), "sequences": n, "folds": folds,
+                       "online_top1": {k: float(sum(v) / n) for k, v in online.items() if k != "whole"},
+                       "confusion_pred": preds.tolist()}
+    return entry
 
 
 def _select(models: dict) -> tuple[str, str]:

@@ -2,8 +2,8 @@
 networks and checkpoints shared by training (hand_training.actions) and the ROS-free core."""
 
 from .features import FEATURE_GROUPS, JOINT_LAYOUT, FeatureConfig, window_features
-from .model import (ActionRecognizerNet, CheckpointMismatch, RecognizerConfig, load_checkpoint, predict_proba,
-                    save_checkpoint)
+from .model import (ActionRecognizerNet, CheckpointMismatch, EnsembleRecognizer, RecognizerConfig, load_checkpoint,
+                    predict_proba, save_checkpoint)
 
 __all__ = ["FEATURE_GROUPS", "JOINT_LAYOUT", "FeatureConfig", "window_features", "ActionRecognizerNet",
-           "CheckpointMismatch", "RecognizerConfig", "load_checkpoint", "predict_proba", "save_checkpoint"]
+           "EnsembleRecognizer", "CheckpointMismatch", "RecognizerConfig", "load_checkpoint", "predict_proba", "save_checkpoint"]

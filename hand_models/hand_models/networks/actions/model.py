@@ -11,6 +11,9 @@ Two architectures (``RecognizerConfig.arch``):
 Input: features ``(B, L, F)`` from :func:`.features.window_features`, normalised inside by stored
 per-feature mean / std. Output: logits ``(B, C)``.
 
+:class:`EnsembleRecognizer` averages members' probabilities (e.g. the baseline and the skeleton
+model: different inputs, different errors).
+
 Checkpoints (:func:`save_checkpoint` / :func:`load_checkpoint`) carry the taxonomy name, the
 class labels, the joint layout, the feature config and the model config; loading refuses a
 checkpoint whose taxonomy or joint layout differs from what the caller expects, naming both.
@@ -145,13 +148,53 @@ class ActionRecognizerNet(nn.Module):
         return torch.stack(logits, 0).mean(0)
 
 
-def save_checkpoint(path: str | os.PathLike, model: ActionRecognizerNet, extra: dict | None = None) -> Path:
-    """Write model weights + taxonomy, labels, joint layout, feature and model config (atomic)."""
+class EnsembleRecognizer(nn.Module):
+    """Average of member recognisers' class probabilities (same labels, taxonomy and length).
+
+    Input: features (B, L, F) of the union of the members' groups (``features``); output: log of
+    the mean probability (B, C), so ``softmax`` of it is the mean probability."""
+
+    def __init__(self, members: list[ActionRecognizerNet]) -> None:
+        super().__init__()
+        if not members:
+            raise ValueError("an ensemble needs at least one member")
+        first = members[0]
+        for m in members[1:]:
+            if m.labels != first.labels or m.taxonomy != first.taxonomy or m.features.length != first.features.length:
+                raise ValueError("ensemble members must share labels, taxonomy and window length")
+        used = {g for m in members for g in m.features.groups}
+        self.features = FeatureConfig(length=first.features.length, groups=tuple(g for g in FEATURE_GROUPS if g in used))
+        self.labels, self.taxonomy = list(first.labels), first.taxonomy
+        self.members = nn.ModuleList(members)
+        offs, a = {}, 0
+        for g in self.features.groups:
+            offs[g] = list(range(a, a + FEATURE_GROUPS[g]))
+            a += FEATURE_GROUPS[g]
+        for k, m in enumerate(members):
+            cols = [i for g in m.features.groups for i in offs[g]]
+            self.register_buffer(f"cols{k}", torch.tensor(cols, dtype=torch.long), persistent=False)
+
+    def forward(self, x: Tensor) -> Tensor:
+        probs = [torch.softmax(m(x.index_select(-1, getattr(self, f"cols{k}"))), -1) for k, m in enumerate(self.members)]
+        return torch.log(torch.stack(probs, 0).mean(0).clamp_min(1e-12))
+
+
+def _payload(model: ActionRecognizerNet) -> dict:
+    return {"model": model.state_dict(), "features": model.features.to_dict(), "config": model.cfg.to_dict()}
+
+
+def save_checkpoint(path: str | os.PathLike, model: "ActionRecognizerNet | EnsembleRecognizer",
+                    extra: dict | None = None) -> Path:
+    """Write model weights + taxonomy, labels, joint layout, feature and model config (atomic);
+    an ensemble stores each member's."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    payload = {"kind": CHECKPOINT_KIND, "model": model.state_dict(), "labels": list(model.labels),
-               "taxonomy": model.taxonomy, "joint_layout": JOINT_LAYOUT, "features": model.features.to_dict(),
-               "config": model.cfg.to_dict(), "extra": dict(extra or {})}
+    payload = {"kind": CHECKPOINT_KIND, "labels": list(model.labels), "taxonomy": model.taxonomy,
+               "joint_layout": JOINT_LAYOUT, "features": model.features.to_dict(), "extra": dict(extra or {})}
+    if isinstance(model, EnsembleRecognizer):
+        payload["members"] = [_payload(m) for m in model.members]
+    else:
+        payload.update(_payload(model))
     tmp = path.with_suffix(path.suffix + ".tmp")
     torch.save(payload, tmp)
     os.replace(tmp, path)
@@ -159,7 +202,7 @@ def save_checkpoint(path: str | os.PathLike, model: ActionRecognizerNet, extra: 
 
 
 def load_checkpoint(path: str | os.PathLike, taxonomy: str | None = None, joint_layout: str | None = JOINT_LAYOUT,
-                    labels: list[str] | None = None) -> ActionRecognizerNet:
+                    labels: list[str] | None = None) -> "ActionRecognizerNet | EnsembleRecognizer":
     """Load a recogniser saved by :func:`save_checkpoint` (``weights_only=True``).
 
     Raises ``FileNotFoundError``; ``CheckpointMismatch`` when the file is not such a checkpoint or
@@ -180,16 +223,20 @@ def load_checkpoint(path: str | os.PathLike, taxonomy: str | None = None, joint_
         problems.append(f"{len(state['labels'])} labels that differ from the expected {len(labels)}")
     if problems:
         raise CheckpointMismatch(f"{path} was trained for " + ", ".join(problems))
-    feats = FeatureConfig.from_dict(state["features"])
-    model = ActionRecognizerNet(list(state["labels"]), feats, RecognizerConfig(**state["config"]), state["taxonomy"])
-    model.load_state_dict(state["model"])
+    def build(p: dict) -> ActionRecognizerNet:
+        m = ActionRecognizerNet(list(state["labels"]), FeatureConfig.from_dict(p["features"]), RecognizerConfig(**p["config"]),
+                                state["taxonomy"])
+        m.load_state_dict(p["model"])
+        return m.eval()
+
+    model = EnsembleRecognizer([build(p) for p in state["members"]]) if "members" in state else build(state)
     model.eval()
     model.extra = dict(state.get("extra", {}))
     return model
 
 
 @torch.no_grad()
-def predict_proba(model: ActionRecognizerNet, windows: list, fps: float, batch: int = 64):
+def predict_proba(model: "ActionRecognizerNet | EnsembleRecognizer", windows: list, fps: float, batch: int = 64):
     """Class probabilities (N, C) numpy for joint windows [(T_i, 2, 21, 3) metres at ``fps``]."""
     import numpy as np
 
