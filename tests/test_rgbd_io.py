@@ -124,3 +124,21 @@ def test_measure_rgbd_depth_beats_monocular():
     assert rgbd["mpjpe_camera_mm"] < 25.0 < mono["mpjpe_camera_mm"]
     assert rgbd["wrist_depth_error_mm"] < mono["wrist_depth_error_mm"]
     assert set(rgbd["placement_sources"]) <= {"depth", "fused"}
+
+
+def test_depth_video_16bit(tmp_path):
+    from hand_perception.replay.depth_reader import write_depth_video
+
+    depths = [np.full((48, 64), 0.5 + 0.1 * i) for i in range(3)]
+    depths[1][:, :10] = 0  # holes stay holes
+    path = write_depth_video(tmp_path / "depth.mkv", depths)
+    files = DepthFiles(path)
+    for i in range(3):
+        d, problem = files.get(i, 64, 48)
+        assert problem is None and np.allclose(d[:, 10:], 0.5 + 0.1 * i, atol=1e-3)
+        assert np.isnan(d[:, :10]).all() == (i == 1)
+    d, problem = files.get(0, 64, 48)  # a video is read in order
+    assert d is None and "in order" in problem
+    d, problem = files.get(7, 64, 48)
+    assert d is None and "no depth frame 7" in problem
+    files.close()

@@ -199,3 +199,31 @@ def write_depth_folder(folder: str | Path, depths: list[np.ndarray] | Iterator[n
             raise OSError(f"could not write {path}")
         out.append(path)
     return out
+
+
+def write_depth_video(path: str | Path, depths: list[np.ndarray] | Iterator[np.ndarray], fps: float = 30.0,
+                      depth_scale: float = 0.001) -> Path:
+    """Write depth images (metres, 0/NaN invalid) as a lossless 16-bit gray video (FFV1 in .mkv,
+    ``depth_scale`` units), which :class:`DepthFiles` reads back. Raises OSError when this OpenCV
+    build cannot write 16-bit video."""
+    import cv2
+
+    from hand_perception.core.depth import encode_depth
+
+    path = Path(path)
+    writer = None
+    try:
+        for d in depths:
+            fields = encode_depth(d, "16UC1", depth_scale)
+            img = fields["data"].view("<u2").reshape(fields["height"], fields["width"])
+            if writer is None:
+                writer = cv2.VideoWriter(str(path), cv2.CAP_FFMPEG, cv2.VideoWriter_fourcc(*"FFV1"), float(fps),
+                                         (img.shape[1], img.shape[0]),
+                                         [cv2.VIDEOWRITER_PROP_DEPTH, cv2.CV_16U, cv2.VIDEOWRITER_PROP_IS_COLOR, 0])
+                if not writer.isOpened():
+                    raise OSError(f"this OpenCV build cannot write 16-bit video ({path})")
+            writer.write(img)
+    finally:
+        if writer is not None:
+            writer.release()
+    return path
