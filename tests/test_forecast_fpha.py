@@ -242,3 +242,37 @@ def test_train_fpha_ghtt_calibrates_spread_and_eval_only(tmp_path):
     assert main(["--config", str(cfg), "--out", str(out), "--no-export", "--no-progress", "--eval-only"]) == 0
     assert (out / "report.json").is_file() and "ghtt_pa" in json.loads((out / "report.json").read_text())["methods"]
     assert main(["--config", str(cfg), "--out", str(tmp_path / "empty"), "--eval-only"]) == 2
+
+
+def test_diffusion_cumulative_palm_motion_round_trip_and_old_checkpoints():
+    """cumulative_v: per-frame palm motions <-> poses relative to the last observed palm are exact
+    inverses; zero motion is identity in both; checkpoints without the new buffers still load."""
+    from hand_models.networks.diffusion_forecaster import DiffusionForecaster, DiffusionForecasterConfig
+    from hand_models.networks.ghtt.representation import SL_V, encode, template_joints
+
+    torch.manual_seed(0)
+    small = dict(d_model=16, heads=2, enc_layers=1, dec_layers=1, horizon=30)
+    m = DiffusionForecaster(DiffusionForecasterConfig(cumulative_v=True, **small))
+    rng = np.random.default_rng(0)
+    wins = []
+    for k in range(8):
+        t = np.arange(46)[:, None, None] / 30
+        drift = np.concatenate([0.1 * np.sin(2 * t + k), 0.05 * np.cos(3 * t), 0.5 + 0.01 * k * t], -1)[:, None]
+        j = np.stack([template_joints("left"), template_joints("right")])[None] + drift + rng.normal(size=(46, 2, 21, 3)) * 0.002
+        wins.append(encode(j))
+    f = torch.from_numpy(np.stack([e.features for e in wins])).float()
+    mk = torch.from_numpy(np.stack([e.mask for e in wins]))
+    m.normalizer.fit(f, mk)
+    m.fit_cumulative(f[:, 16:], mk[:, 16:])
+    xn = m.normalizer.norm(f[:, 16:]) * mk[:, 16:]
+    xm, mm = m.to_model_space(xn, mk[:, 16:])
+    assert torch.equal(xm[..., :126], xn[..., :126]) and mm.shape == mk[:, 16:].shape
+    back = m.from_model_space(xm)
+    for sl in SL_V:
+        assert (back[..., sl] - xn[..., sl]).abs().max() < 1e-2
+    flags = torch.from_numpy(np.stack([e.flags for e in wins])).float()
+    loss = m.loss(m.normalizer.norm(f[:, :16]) * mk[:, :16], flags[:, :16], xn, mk[:, 16:])
+    assert torch.isfinite(loss)
+    old = DiffusionForecaster(DiffusionForecasterConfig(**small))
+    sd = {k: v for k, v in old.state_dict().items() if not k.startswith("cum_")}
+    DiffusionForecaster(DiffusionForecasterConfig(**small)).load_state_dict(sd)  # no missing-key error

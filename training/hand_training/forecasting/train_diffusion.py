@@ -46,6 +46,8 @@ def train_diffusion(model: DiffusionForecaster, seqs: list[EncodedSequence], epo
         start_epoch, step = restored
     else:
         model.normalizer.fit(feats, mask)
+        if cfg.cumulative_v:
+            model.fit_cumulative(feats[:, cfg.obs_len:], mask[:, cfg.obs_len:])
     x_all = model.normalizer.norm(feats) * mask
     T0 = cfg.obs_len
     hist = []

@@ -68,12 +68,15 @@ class DiffusionLoss(nn.Module):
         return {"loss": self.model.loss(obs, fl[:, :T0], x[:, T0:], m[:, T0:])}
 
 
-def _dataset(normalizer, seqs: list[EncodedSequence], length: int, stride: int) -> _WindowSet:
+def _dataset(normalizer, seqs: list[EncodedSequence], length: int, stride: int, diffusion=None) -> _WindowSet:
     idx = window_index(seqs, length, stride)
     if not idx:
         raise ValueError(f"no training windows of {length} frames")
     feats, mask, flags = stack_windows(seqs, idx, length)
     normalizer.fit(feats, mask)
+    if diffusion is not None and diffusion.cfg.cumulative_v:
+        T0 = diffusion.cfg.obs_len
+        diffusion.fit_cumulative(feats[:, T0:], mask[:, T0:])
     return _WindowSet(normalizer.norm(feats) * mask, mask, flags, feats)
 
 
@@ -87,7 +90,7 @@ def train_ddp(kind: str, model: nn.Module, seqs: list[EncodedSequence], tr: dict
         wd, bs = model.cfg.weight_decay, model.cfg.batch_size
         max_steps = int(tr.get("max_steps_p", 1000))
     else:
-        ds = _dataset(model.normalizer, seqs, model.cfg.obs_len + model.cfg.horizon, stride)
+        ds = _dataset(model.normalizer, seqs, model.cfg.obs_len + model.cfg.horizon, stride, diffusion=model)
         wrapper, params, lr = DiffusionLoss(model), list(model.parameters()), model.cfg.lr
         wd, bs = model.cfg.weight_decay, model.cfg.batch_size
         max_steps = int(tr.get("max_steps", 1000))

@@ -49,6 +49,8 @@ class DiffusionForecasterConfig:
     noise_obs: float = 0.05
     #: the diffused target's palm-frame joints p are offsets from the last observed frame
     residual_p: bool = True
+    #: diffuse the future palm motion as poses relative to the last observed palm (see module doc)
+    cumulative_v: bool = False
 
     @classmethod
     def large(cls, **kw) -> "DiffusionForecasterConfig":
@@ -85,6 +87,82 @@ class DiffusionForecaster(nn.Module):
         p_mask = torch.zeros(FEATURE_DIM)
         p_mask[:2 * P_DIM] = 1.0 if cfg.residual_p else 0.0
         self.register_buffer("p_mask", p_mask, persistent=False)
+        # per future frame and side: mean / std of the cumulative palm pose (9D), fitted on training data
+        self.register_buffer("cum_mean", torch.zeros(cfg.horizon, 2, 9))
+        self.register_buffer("cum_std", torch.ones(cfg.horizon, 2, 9))
+
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
+        # checkpoints from before cumulative_v have no cum_* buffers: keep the neutral ones
+        for name in ("cum_mean", "cum_std"):
+            state_dict.setdefault(prefix + name, getattr(self, name))
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
+
+    # -- cumulative palm motion (cfg.cumulative_v) --------------------------------------------------
+    @staticmethod
+    def _v_slices() -> list[slice]:
+        from ..ghtt.representation import SL_V
+
+        return list(SL_V)
+
+    def _cumulative_raw(self, fut_norm: Tensor) -> Tensor:
+        """(B, F, 153) normalised per-frame features -> (B, F, 2, 9) raw cumulative palm poses."""
+        from ..ghtt.representation import accumulate_rigid_t
+
+        raw = self.normalizer.denorm(fut_norm)
+        return torch.stack([accumulate_rigid_t(raw[..., sl]) for sl in self._v_slices()], 2)
+
+    @torch.no_grad()
+    def fit_cumulative(self, fut_raw: Tensor, fut_mask: Tensor) -> None:
+        """Standardisation of the cumulative palm poses from raw future features (N, F, 153) and
+        their masks (a frame counts when every motion up to it is valid)."""
+        from ..ghtt.representation import accumulate_rigid_t
+
+        sl = self._v_slices()
+        cum = torch.stack([accumulate_rigid_t(fut_raw[..., s].double()) for s in sl], 2).float()  # (N, F, 2, 9)
+        ok = torch.stack([fut_mask[..., s.start].cumprod(1).bool() for s in sl], 2)  # (N, F, 2)
+        w = ok[..., None].float()
+        n = w.sum(0).clamp_min(1.0)
+        mean = (cum * w).sum(0) / n
+        std = (((cum - mean) ** 2 * w).sum(0) / n).sqrt().clamp_min(1e-4)
+        self.cum_mean.copy_(mean)
+        self.cum_std.copy_(std)
+
+    def to_model_space(self, fut_norm: Tensor, fut_mask: Tensor) -> tuple[Tensor, Tensor]:
+        """Per-frame normalised future (B, F, 153) + mask -> the diffused space (v slots replaced by
+        standardised cumulative poses, masked from the first invalid motion on)."""
+        if not self.cfg.cumulative_v:
+            return fut_norm, fut_mask
+        F = fut_norm.shape[1]
+        cum = (self._cumulative_raw(fut_norm) - self.cum_mean[:F]) / self.cum_std[:F]
+        x, m = fut_norm.clone(), fut_mask.clone()
+        for k, sl in enumerate(self._v_slices()):
+            x[..., sl] = cum[:, :, k]
+            m[..., sl] = fut_mask[..., sl.start:sl.start + 1].cumprod(1).bool().expand_as(m[..., sl])
+        return x, m
+
+    def from_model_space(self, x: Tensor) -> Tensor:
+        """Inverse of :meth:`to_model_space` for sampled futures (..., F, 153): cumulative poses back
+        to normalised per-frame motions ``v_i = s_{i-1}^-1 s_i``."""
+        if not self.cfg.cumulative_v:
+            return x
+        from ..ghtt.representation import rot_from_6d_t
+
+        shape = x.shape
+        x = x.reshape(-1, *shape[-2:])
+        F = x.shape[1]
+        out = x.clone()
+        for k, sl in enumerate(self._v_slices()):
+            s9 = x[..., sl] * self.cum_std[:F, k] + self.cum_mean[:F, k]  # (B, F, 9)
+            R = rot_from_6d_t(s9[..., :6])
+            t = s9[..., 6:9]
+            eye = torch.eye(3, dtype=x.dtype).expand(x.shape[0], 1, 3, 3)
+            R_prev = torch.cat([eye, R[:, :-1]], 1)
+            t_prev = torch.cat([torch.zeros_like(t[:, :1]), t[:, :-1]], 1)
+            Rv = R_prev.transpose(-1, -2) @ R
+            tv = (R_prev.transpose(-1, -2) @ (t - t_prev)[..., None])[..., 0]
+            v9 = torch.cat([Rv[..., :, 0], Rv[..., :, 1], tv], -1)
+            out[..., sl] = (v9 - self.normalizer.mean[sl]) / self.normalizer.std[sl]
+        return out.reshape(shape)
 
     def anchor(self, obs: Tensor) -> Tensor:
         """(B, 1, 153): the last observed frame's p (normalised), zeros elsewhere."""
@@ -108,6 +186,7 @@ class DiffusionForecaster(nn.Module):
     def loss(self, obs: Tensor, flags: Tensor, fut: Tensor, fut_mask: Tensor, generator: torch.Generator | None = None) -> Tensor:
         """Diffusion loss: masked MSE of the predicted clean future at a random noise level."""
         B = fut.shape[0]
+        fut, fut_mask = self.to_model_space(fut, fut_mask)
         fut = fut - self.anchor(obs)
         k = torch.randint(0, self.cfg.train_steps, (B,), generator=generator)
         noise = torch.randn(fut.shape, generator=generator)
@@ -147,4 +226,4 @@ class DiffusionForecaster(nn.Module):
             else:
                 x = x0
         x = x.reshape(B, K, self.cfg.horizon, FEATURE_DIM) + self.anchor(obs)[:, None]
-        return x
+        return self.from_model_space(x)

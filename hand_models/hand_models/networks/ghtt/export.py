@@ -199,7 +199,8 @@ def ort_diffusion_sample(model, paths: dict[str, Path], obs: np.ndarray, flags: 
             x = (np.sqrt(abp) * x0 + np.sqrt(1 - abp) * eps).astype(np.float32)
         else:
             x = x0
-    return x + anchor
+    # the network's output space back to per-frame features (identity unless cfg.cumulative_v)
+    return model.from_model_space(torch.from_numpy((x + anchor).astype(np.float32))).numpy()
 
 
 @torch.no_grad()
