@@ -206,7 +206,8 @@ def test_cli_train_tiny_config(tmp_path, capsys):
     root = tmp_path / "data" / "motion" / "orig" / "fpha"
     root.mkdir(parents=True)
     _write_fake_fpha(root, np.random.default_rng(2))
-    conf = {"length": 16, "views": 2, "cv": True, "train": {"epochs": 2, "batch_size": 4},
+    conf = {"length": 16, "views": 2, "cv": True, "cv_protocols": ["loso", "repetition"],
+            "train": {"epochs": 2, "batch_size": 4},
             "models": {"baseline": {"arch": "bigru", "hidden": 8, "layers": 2, "groups": ["rel"]},
                        "skeleton": {"arch": "tcn_gru", "hidden": 8, "layers": 1, "streams": 2}},
             "ensembles": {"both": ["baseline", "skeleton"]}}
@@ -218,6 +219,9 @@ def test_cli_train_tiny_config(tmp_path, capsys):
     assert last["selected"] in ("baseline", "skeleton") and last["skeleton"]["cv_top1"] is not None
     rep = json.loads((out / "report.json").read_text())
     assert set(rep["models"]["baseline"]["cv"]["folds"]) == {"Subject_1", "Subject_2"}
+    # by repetition: each (subject, action)'s repetitions alternate between repA and repB
+    assert set(rep["models"]["skeleton"]["cv_repetition"]["folds"]) == {"repA", "repB"}
+    assert rep["models"]["both"]["cv_repetition"]["sequences"] == 8
     assert rep["missing_sequences"] == ["Subject_2/turn_hand/2"] and rep["test_sequences_present"] == 3
     for f in ("recognizer.pt", "baseline.card.md", "skeleton.card.md", "plots/skeleton_cv_confusion.png",
               "plots/skeleton_test45_online.png"):

@@ -72,12 +72,36 @@ def _scores(model, feats: dict[str, np.ndarray], y: np.ndarray, base: tuple[str,
             "probs": {k: np.round(p, 5).tolist() for k, p in probs.items()}}  # for ensembles of finished folds
 
 
+PROTOCOLS = {
+    "loso": "leave-one-subject-out within the official training half",
+    "repetition": "by repetition within the official training half (per subject and action, alternate repetitions "
+                  "in two folds: like the 1:1 protocol, the validation subjects also appear in training)",
+}
+
+
+def fold_groups(split: Split, protocol: str) -> np.ndarray:
+    """Fold name of every training sequence: its subject ('loso') or repA / repB ('repetition')."""
+    if protocol == "loso":
+        return np.array([s.subject for s in split.train])
+    if protocol == "repetition":
+        by_pair: dict[tuple[str, int], list[int]] = {}
+        for i, s in enumerate(split.train):
+            by_pair.setdefault((s.subject, s.label), []).append(i)
+        out = np.empty(len(split.train), dtype=object)
+        for idx in by_pair.values():
+            for k, i in enumerate(sorted(idx, key=lambda i: int(split.train[i].name.rsplit("/", 1)[-1]))):
+                out[i] = "repA" if k % 2 == 0 else "repB"
+        return out.astype(str)
+    raise ValueError(f"unknown CV protocol {protocol!r}; known: {sorted(PROTOCOLS)}")
+
+
 def cross_validate(spec: ModelSpec, split: Split, views: np.ndarray, length: int, out: Path, progress: bool,
-                   base: tuple[str, ...] = ALL_GROUPS, cached_only: bool = False) -> dict:
-    """Leave-one-subject-out within the training half: per held-out subject, train on the others.
-    ``cached_only`` reports the folds already finished and trains none (the result says which)."""
+                   base: tuple[str, ...] = ALL_GROUPS, cached_only: bool = False, protocol: str = "loso") -> dict:
+    """Cross-validation within the training half (``protocol``: see PROTOCOLS): per fold, train on
+    the others. ``cached_only`` reports the folds already finished and trains none (the result
+    says which)."""
     y = np.array([s.label for s in split.train])
-    subjects = np.array([s.subject for s in split.train])
+    subjects = fold_groups(split, protocol)
     feats = _eval_features(split.train, length, base)
     folds = {}
     preds = np.full(len(y), -1)
@@ -107,10 +131,9 @@ def cross_validate(spec: ModelSpec, split: Split, views: np.ndarray, length: int
     done = preds >= 0
     n = int(done.sum())
     if n == 0:
-        return {"protocol": "leave-one-subject-out", "folds": {}, "top1": None, "sequences": 0, "online_top1": {},
+        return {"protocol": PROTOCOLS[protocol], "folds": {}, "top1": None, "sequences": 0, "online_top1": {},
                 "confusion_pred": preds.tolist()}
-    return {"protocol": f"leave-one-subject-out within the official training half ({len(folds)} of "
-                        f"{len(set(subjects))} folds)",
+    return {"protocol": f"{PROTOCOLS[protocol]} ({len(folds)} of {len(set(subjects))} folds)",
             "top1": float((preds[done] == y[done]).mean()), "sequences": n,
             "online_top1": {k: float(np.sum([folds[s]["online_top1"][k] * folds[s]["sequences"] for s in folds]) / n)
                             for k in online},
@@ -152,11 +175,14 @@ def run(conf: dict, out: str | Path, data: str | Path, progress: bool = True, co
         if split.test:
             entry["test"] = evaluate_recognizer(model, split.test)
         if conf.get("cv", True):
-            entry["cv"] = cross_validate(spec, split, views, length, out, progress, base, cached_only)
+            for protocol in conf.get("cv_protocols", ["loso"]):
+                entry[_cv_key(protocol)] = cross_validate(spec, split, views, length, out, progress, base, cached_only,
+                                                          protocol)
         entry["seconds"] = round(time.time() - t0, 1)
         res["models"][spec.name] = entry
     for name, members in (conf.get("ensembles") or {}).items():
-        res["models"][name] = _ensemble(name, list(members), res["models"], split, out)
+        res["models"][name] = _ensemble(name, list(members), res["models"], split, out,
+                                        conf.get("cv_protocols", ["loso"]) if conf.get("cv", True) else [])
     if rank != 0:
         return res
     best, by = _select(res["models"])
@@ -166,7 +192,11 @@ def run(conf: dict, out: str | Path, data: str | Path, progress: bool = True, co
     return res
 
 
-def _ensemble(name: str, members: list[str], models: dict, split: Split, out: Path) -> dict:
+def _cv_key(protocol: str) -> str:
+    return "cv" if protocol == "loso" else f"cv_{protocol}"
+
+
+def _ensemble(name: str, members: list[str], models: dict, split: Split, out: Path, protocols: list[str]) -> dict:
     """Mean probability of finished models: CV from their stored fold probabilities (folds all
     members finished), test from the final checkpoints, saved as one checkpoint ``<name>.pt``."""
     import json
@@ -180,9 +210,20 @@ def _ensemble(name: str, members: list[str], models: dict, split: Split, out: Pa
                    "config": {"ensemble": members}}
     if split.test:
         entry["test"] = evaluate_recognizer(model, split.test)
+    for protocol in protocols:
+        r = _ensemble_cv(members, models, split, out, protocol)
+        if r:
+            entry[_cv_key(protocol)] = r
+    return entry
+
+
+def _ensemble_cv(members: list[str], models: dict, split: Split, out: Path, protocol: str) -> dict | None:
+    import json
+
+    key = _cv_key(protocol)
     y = np.array([s.label for s in split.train])
-    subjects = np.array([s.subject for s in split.train])
-    common = set.intersection(*[set(models[m].get("cv", {}).get("folds", {})) for m in members])
+    subjects = fold_groups(split, protocol)
+    common = set.intersection(*[set(models[m].get(key, {}).get("folds", {})) for m in members])
     folds, preds = {}, np.full(len(y), -1)
     online = {}
     for subj in sorted(common):
@@ -196,14 +237,14 @@ def _ensemble(name: str, members: list[str], models: dict, split: Split, out: Pa
                        "online_top1": {k: top1(p, y[test]) for k, p in probs.items() if k != "whole"}}
         for k, p in probs.items():
             online.setdefault(k, []).append((p.argmax(1) == y[test]).sum())
-    if folds:
-        done = preds >= 0
-        n = int(done.sum())
-        entry["cv"] = {"protocol": f"leave-one-subject-out ({len(folds)} folds), mean of the members' probabilities",
-                       "top1": float((preds[done] == y[done]).mean()), "sequences": n, "folds": folds,
-                       "online_top1": {k: float(sum(v) / n) for k, v in online.items() if k != "whole"},
-                       "confusion_pred": preds.tolist()}
-    return entry
+    if not folds:
+        return None
+    done = preds >= 0
+    n = int(done.sum())
+    return {"protocol": f"{PROTOCOLS[protocol]} ({len(folds)} folds), mean of the members' probabilities",
+            "top1": float((preds[done] == y[done]).mean()), "sequences": n, "folds": folds,
+            "online_top1": {k: float(sum(v) / n) for k, v in online.items() if k != "whole"},
+            "confusion_pred": preds.tolist()}
 
 
 def _select(models: dict) -> tuple[str, str]:
@@ -222,21 +263,24 @@ def _write_outputs(res: dict, split: Split, out: Path, conf: dict, command: str,
 
     y = np.array([s.label for s in split.train])
     for name, e in res["models"].items():
-        if "cv" in e:
-            pred = np.array(e["cv"].pop("confusion_pred"))
+        for key in [k for k in e if k == "cv" or k.startswith("cv_")]:
+            pred = np.array(e[key].pop("confusion_pred"))
             cm = confusion(pred[pred >= 0], y[pred >= 0], len(split.labels))
             with np.errstate(invalid="ignore", divide="ignore"):
                 per = np.diag(cm) / cm.sum(1)
-            cvres = {"labels": split.labels, "confusion": cm.tolist(), "top1": e["cv"]["top1"],
-                     "sequences": e["cv"]["sequences"],
+            cvres = {"labels": split.labels, "confusion": cm.tolist(), "top1": e[key]["top1"],
+                     "sequences": e[key]["sequences"],
                      "per_class_top1": {split.labels[i]: float(per[i]) for i in range(len(per)) if cm[i].sum() > 0},
-                     "online_top1": e["cv"]["online_top1"]}
-            e["cv"]["per_class_top1"] = cvres["per_class_top1"]
-            report.plot_report(cvres, out / "plots", f"{name}_cv")
+                     "online_top1": e[key]["online_top1"]}
+            e[key]["per_class_top1"] = cvres["per_class_top1"]
+            report.plot_report(cvres, out / "plots", f"{name}_{key}")
         if "test" in e:
             report.plot_report(e["test"], out / "plots", f"{name}_test45")
-        metrics = {"cv LOSO top-1": e.get("cv", {}).get("top1")}
-        metrics.update({f"cv online top-1 after {k} s": v for k, v in e.get("cv", {}).get("online_top1", {}).items()})
+        metrics = {}
+        for key, what in (("cv", "CV leave-one-subject-out"), ("cv_repetition", "CV by repetition")):
+            if key in e:
+                metrics[f"{what} top-1 ({e[key]['sequences']} sequences)"] = e[key]["top1"]
+                metrics.update({f"{what} online top-1 after {k} s": v for k, v in e[key]["online_top1"].items()})
         if "test" in e:
             metrics[f"test-half sequences present ({e['test']['sequences']}) top-1"] = e["test"]["top1"]
             metrics.update({f"test online top-1 after {k} s": v for k, v in e["test"]["online_top1"].items()})
@@ -247,8 +291,9 @@ def _write_outputs(res: dict, split: Split, out: Path, conf: dict, command: str,
             "data": f"F-PHAB official 1:1 training half ({len(split.train)} sequences, 6 subjects, 45 actions); the "
                     f"{len(split.test)} test-half sequences present were never trained on",
             "split": "F-PHAB data_split_action_recognition.txt (600 train / 575 test)",
-            "validation": "leave-one-subject-out cross-validation within the training half (6 folds); pessimistic "
-                          "for the 1:1 protocol, whose test subjects also appear in training",
+            "validation": "cross-validation within the training half: leave-one-subject-out (6 folds; pessimistic for "
+                          "the 1:1 protocol, whose test subjects also appear in training) and by repetition (2 folds, "
+                          "alternate repetitions of each subject and action, the structure of the 1:1 split)",
             "augmentation": str(AugmentConfig.from_dict(conf.get("augment"))),
             "metrics": metrics, "command": command, "config": config_path, "seconds": e.get("seconds"),
             "threads": conf.get("threads", 1)})
