@@ -4,6 +4,8 @@ Scenes:
 - ``mono_stream``: rendered two-hand sequences with motion (exact ground truth), streamed
   through the estimator (tracking + temporal stage), colour only;
 - ``mono_stills``: the same frames, each processed as a still (no tracking, no filtering);
+- ``mono_calibrated``: ``mono_stream`` with each side's true hand length in the configuration
+  (``estimator.hand_length_left_m`` / ``_right_m``), what a calibrated setup gets;
 - ``rgbd_stream``: the same sequences with registered depth through the RealSense-like noise
   model (``SyntheticFrame.noisy_depth``);
 - ``gaps_crossings``: rendered scenes where the hands cross, touch, or one is hidden for a few
@@ -170,16 +172,25 @@ def _gt(frame, sequence) -> list[dict]:
 
 
 def run_rendered(seeds: list[int], n: int, config: PipelineConfig) -> dict:
-    """mono_stream, mono_stills and rgbd_stream on rendered sequences (one estimator per mode)."""
+    """mono_stream, mono_stills, mono_calibrated and rgbd_stream on rendered sequences (one
+    estimator per mode; mono_calibrated is given each side's true hand length, as a calibrated
+    setup would be)."""
+    import dataclasses
+
     from hand_models.render import render_sequence
 
-    acc = {m: MetricAccumulator() for m in ("mono_stream", "mono_stills", "rgbd_stream")}
+    from hand_perception.core.placement import hand_length
+
+    acc = {m: MetricAccumulator() for m in ("mono_stream", "mono_stills", "mono_calibrated", "rgbd_stream")}
     notes: dict[str, str] = {}
     frames_done = 0
     ms: dict[str, list[float]] = {m: [] for m in acc}
     for seed in seeds:
-        est = {m: HandEstimator(config.estimator, config.temporal) for m in acc}
-        for k, f in enumerate(render_sequence(n, width=640, height=480, seed=seed)):
+        seq = render_sequence(n, width=640, height=480, seed=seed)
+        lengths = {f"hand_length_{h.side}_m": hand_length(np.asarray(h.joints_3d)) for h in seq[0].hands}
+        est = {m: HandEstimator(dataclasses.replace(config.estimator, **lengths) if m == "mono_calibrated"
+                                else config.estimator, config.temporal) for m in acc}
+        for k, f in enumerate(seq):
             intr = CameraIntrinsics(K=np.asarray(f.K, np.float64), dist=np.asarray(f.dist, np.float64),
                                     width=640, height=480)
             stamp = int(f.stamp_ns) + 1
