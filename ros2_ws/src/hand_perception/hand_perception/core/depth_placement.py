@@ -211,8 +211,8 @@ def place_with_depth(
     depth_std = s_std * z_w
     if cfg.per_joint:
         out, wrist_std = _per_joint_depths(X, out, s_std, surf, inl, cfg)
-        if np.isfinite(wrist_std):
-            depth_std = float(min(depth_std, wrist_std))
+        if np.isfinite(wrist_std):  # plus the correlated part (surface offsets, calibration, the fit after)
+            depth_std = float(min(depth_std, np.hypot(wrist_std, cfg.common_std_m)))
     return DepthPlacement(joints=out, scale=float(s), depth=float(out[0, 2]), depth_std=depth_std,
                           source=source, inliers=inl, depth_scale=s_depth)
 
