@@ -29,6 +29,8 @@ ARGUMENTS = (
     ("bag_loop", "true", "Loop the bag."),
     ("target_frame", "", "Also publish the outputs in this TF frame (node parameter target_frame); empty: as in "
      "the config."),
+    ("depth_topic", "", "Registered depth image topic (node parameter depth_topic; 16UC1 mm or 32FC1 m); played "
+     "from the bag when set; empty: as in the config (monocular)."),
     ("bag_rate", "1.0", "Playback rate of the bag."),
     ("rviz", "false", "Start RViz with the hand markers and TF."),
     ("rviz_config", "", "RViz config; empty: the package's launch/hand_perception.rviz."),

@@ -46,6 +46,9 @@ ARGUMENTS = (
     ("bag_rate", "1.0", "Playback rate of the bag."),
     ("target_frame", "", "Node parameter target_frame: also publish hands, markers and forecasts in this TF frame "
      "(e.g. base_link); empty: as in the config (default: camera frame only)."),
+    ("depth_topic", "", "Node parameter depth_topic: registered depth image (sensor_msgs/Image 16UC1 mm or 32FC1 m, "
+     "e.g. /camera/aligned_depth_to_color/image_raw) paired with the colour image by stamp; played from the bag "
+     "when set; empty: as in the config (default: monocular)."),
     ("rviz", "false", "Start RViz with the hand markers and TF."),
     ("rviz_config", "", "RViz config; empty: the package's launch/hand_perception.rviz."),
     ("rviz_fixed_frame", "camera", "RViz fixed frame: the camera's optical frame_id (header.frame_id of the images)."),
@@ -107,12 +110,12 @@ def resolve_topic(name: str, namespace: str) -> str:
 
 
 def bag_input_topics(mode: str, image_topic: str, image_transport: str, camera_info_topic: str,
-                     hands_topic: str, namespace: str) -> list[str]:
+                     hands_topic: str, namespace: str, depth_topic: str = "") -> list[str]:
     """Recorded topics the nodes of ``mode`` subscribe to, as 'ros2 bag play --topics' wants them.
 
     The estimator (combined, split, estimator) takes the image (raw, or <image_topic>/compressed)
     and camera_info; the standalone forecaster takes hands. In split mode the forecaster is fed by
-    the estimator, so a recorded hands topic is NOT played. A replay output bag also holds
+    the estimator, so a recorded hands topic is NOT played. A ``depth_topic`` is an estimator input too. A replay output bag also holds
     hands/forecast, hands/action, markers and /tf: playing them would put a second publisher
     next to the launched nodes' own.
     """
@@ -121,6 +124,8 @@ def bag_input_topics(mode: str, image_topic: str, image_transport: str, camera_i
         image = resolve_topic(image_topic, namespace)
         topics.append(image.rstrip("/") + "/compressed" if image_transport == "compressed" else image)
         topics.append(resolve_topic(camera_info_topic, namespace))
+        if depth_topic.strip():
+            topics.append(resolve_topic(depth_topic, namespace))
     if mode == "forecaster":
         topics.append(resolve_topic(hands_topic or "hands", namespace))
     return topics
@@ -163,7 +168,7 @@ def _setup(context, *args, **kwargs):
         "autostart": _truthy(get("autostart")),
         "image_transport": _string_param(get("image_transport") or "raw"),
     }
-    for key in ("backend", "device", "target_frame"):
+    for key in ("backend", "device", "target_frame", "depth_topic"):
         if get(key):
             overrides[key] = _string_param(get(key))
     image_topic = get("image_topic")
@@ -199,7 +204,7 @@ def _setup(context, *args, **kwargs):
     bag = get("bag")
     if bag:
         inputs = bag_input_topics(mode, image_topic, get("image_transport") or "raw", get("camera_info_topic"),
-                                  get("hands_topic"), namespace)
+                                  get("hands_topic"), namespace, get("depth_topic"))
         cmd = bag_play_command(bag, get("bag_rate"), _truthy(get("bag_loop")), use_sim_time, inputs,
                                get("bag_topics"))
         actions.append(ExecuteProcess(cmd=cmd, output="screen", name="bag_play"))

@@ -409,3 +409,16 @@ def test_bag_topics_argument_adds_topics_or_plays_all(full_launch):
 def test_every_launch_file_with_a_bag_forwards_the_topic_filter(name):
     args = {a[0]: a[1] for a in _arguments(name)}
     assert "bag" in args and args["bag_topics"] == "" and args["target_frame"] == ""
+
+
+def test_depth_topic_argument_sets_the_parameter_and_plays_the_depth_topic(full_launch):
+    """depth_topic:= reaches the estimator as its node parameter and the bag plays that topic too
+    (an RGB-D bag played without it would leave the nodes monocular)."""
+    cmd = _bag_cmd(full_launch, nodes="combined", depth_topic="/camera/aligned_depth_to_color/image_raw")
+    assert _played(cmd) == ["/image_raw", "/camera_info", "/camera/aligned_depth_to_color/image_raw"]
+    assert _played(_bag_cmd(full_launch, nodes="forecaster", depth_topic="depth")) == ["/hands"]
+    actions = full_launch._setup(_context(full_launch, depth_topic="depth/image_raw"))
+    (node,) = [a for a in actions if type(a).__name__ == "LifecycleNode"]
+    overrides = node.kwargs["parameters"][1]
+    assert str(getattr(overrides["depth_topic"], "value", overrides["depth_topic"])) == "depth/image_raw"
+    assert "depth_topic" not in full_launch._setup(_context(full_launch))[1].kwargs["parameters"][1]
