@@ -5,9 +5,11 @@
 (tests/test_mediapipe_port.py) and the whole estimator on stills agrees to a few hundredths of a
 pixel (asserted here); in streaming the tracking loop feeds each frame's landmarks into the next
 frame's ROI, so 1e-4 px differences grow to about a pixel of jitter, still the same hands at the
-same places (asserted here too). What differed in the live node was speed: the torch backend ignored
-``num_threads`` and ran with one intra-op thread per core, which oversubscribed the CPU, so the node
-dropped frames and tracked across bigger jumps. Now every CPU backend gets ``num_threads``.
+same places (asserted here too). What differed in the live node was speed: the torch backend ran with torch's
+default of one spinning intra-op thread per core (~10x slower per call on a shared CPU), so the node
+processed another subset of the frames; on a bag of unrelated photos that alone changes which hand
+is published where (the same happens with LiteRT when every third frame is processed). The torch
+backend now runs one thread unless the backend string asks for more (``torch+threads=N``).
 """
 
 from __future__ import annotations
@@ -96,13 +98,15 @@ def test_backends_agree_on_a_rendered_stream(backend, rendered, torch_threads):
     assert abs(kp_b - kp_ref) < 0.3 and abs(z_b - z_ref) < 0.005  # ... and equally accurate
 
 
-def test_torch_backend_uses_the_configured_threads(torch_threads):
+def test_torch_backend_runs_one_thread_unless_asked(torch_threads):
+    """torch's default (one spinning OpenMP thread per core) made the live node ~10x slower."""
     from hand_models.inference.mediapipe_port import make_backend_interpreter, tflite_path
 
     torch.set_num_threads(2)
-    runner = make_backend_interpreter(tflite_path("landmark"), "torch", num_threads=1)
+    runner = make_backend_interpreter(tflite_path("landmark"), "torch", num_threads=2)
     assert runner.backend.config.threads == 1
     assert torch.get_num_threads() == 1
     # an explicit +threads= in the backend string wins
     runner = make_backend_interpreter(tflite_path("landmark"), "torch+threads=2", num_threads=1)
     assert runner.backend.config.threads == 2
+    assert torch.get_num_threads() == 2

@@ -121,11 +121,15 @@ def make_backend_interpreter(model_path: str | os.PathLike, backend: str | Backe
     cfg = BackendConfig.parse(backend)
     if cfg.kind == "tflite":
         return make_litert_interpreter(model_path, num_threads or 2)
-    # CPU threads as for LiteRT. torch's default is one intra-op thread per core: on a many-core
-    # robot computer that oversubscribes the CPU (small convolutions, the ROS executor and other
-    # nodes compete), and torch's spinning workers made the estimator ~10x slower per call.
-    if num_threads and not cfg.threads and cfg.device == "cpu" and cfg.kind in ("onnxruntime", "torch"):
+    if num_threads and not cfg.threads and cfg.device == "cpu" and cfg.kind == "onnxruntime":
         cfg = BackendConfig.parse(f"{cfg}+threads={int(num_threads)}")
+    # torch on the CPU: one intra-op thread unless the backend string asks for more (torch+threads=N).
+    # torch's default is one thread per core, and its OpenMP workers spin while they wait: on a CPU
+    # shared with other work (a robot computer running other nodes) batch-1 calls of these small
+    # networks then take ~10x longer (2-core machine under load: landmark model 487 ms per call with
+    # 2 threads, 60 ms with 1; whole estimator p50 499 vs 74 ms; LiteRT 41 ms).
+    if not cfg.threads and cfg.device == "cpu" and cfg.kind == "torch":
+        cfg = BackendConfig.parse(f"{cfg}+threads=1")
     kind = kind_of(model_path)
     spec = export_spec_for(model_path)
     runner = create_backend(spec, cfg, artifact_dir)

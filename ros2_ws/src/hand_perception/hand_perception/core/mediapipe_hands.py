@@ -272,7 +272,8 @@ class MediaPipeHandTracker:
             (plus half the predicted travel) of the lost track's predicted centre, its size within a
             factor 2 of the lost hand's, and its handedness not confidently the other side's
             (per-frame probability > 0.9 against a track whose evidence is clear).
-        num_threads [2]: TFLite interpreter threads per model.
+        num_threads [2]: CPU threads per model for LiteRT and ONNX Runtime (the torch backend runs one
+            thread unless asked with 'torch+threads=N': its spinning workers slow it down ~10x on a busy CPU).
         palm_model_path, landmark_model_path [None]: override the models from the mediapipe wheel.
         max_image_side [8192], max_image_pixels [40e6]: larger frames are rejected.
         backend [None]: where the two networks run: None/'tflite' = LiteRT on the wheel's .tflite
