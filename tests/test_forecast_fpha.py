@@ -276,3 +276,19 @@ def test_diffusion_cumulative_palm_motion_round_trip_and_old_checkpoints():
     old = DiffusionForecaster(DiffusionForecasterConfig(**small))
     sd = {k: v for k, v in old.state_dict().items() if not k.startswith("cum_")}
     DiffusionForecaster(DiffusionForecasterConfig(**small)).load_state_dict(sd)  # no missing-key error
+
+
+def test_bench_forecaster_runs_a_checkpoint(tmp_path, capsys):
+    """The node-rate benchmark drives the configured learned forecaster and reports its tick cost."""
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    import bench_forecaster
+
+    ck = _tiny_ghtt_ckpt(tmp_path / "g.pt", joint_layout="canonical21")
+    assert bench_forecaster.main(["--model", "ghtt_pa", "--checkpoint", str(ck), "--seconds", "1.5", "--samples", "4",
+                                  "--data", str(tmp_path / "none")]) == 0
+    res = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert res["forecaster"] == "LearnedMotionForecaster" and res["published"] >= 5
+    assert res["tick_ms_mean"] > 0 and res["max_rate_hz_cpu_time"] > 0
+    assert bench_forecaster.main(["--model", "ghtt_pa", "--checkpoint", str(tmp_path / "missing.pt"), "--seconds", "1"]) == 2
