@@ -47,17 +47,26 @@ class _SimpleFilter:
 
 
 class _Subscriber(_SimpleFilter):
-    def __init__(self, node, msg_type, topic, qos_profile=10):
+    """message_filters.Subscriber (Jazzy): ``Subscriber(node, msg_type, topic, **kwargs)`` passes
+    everything after the node to ``node.create_subscription`` with ``qos_profile`` (default 10)
+    as a keyword; ``sub`` is the rclpy subscription (no destroy of its own: the node destroys it)."""
+
+    def __init__(self, *args, **kwargs):
         super().__init__()
-        self.node, self.topic = node, topic
-        # the real one forwards qos_profile as a keyword; the rclpy stand-in names it positionally
-        self.sub = node.create_subscription(msg_type, topic, self.signalMessage, qos_profile)
+        self.node, self.topic = args[0], args[2]
+        kwargs.setdefault("qos_profile", 10)
+        self.sub = self.node.create_subscription(*args[1:], self.callback, **kwargs)
+
+    def callback(self, msg):
+        self.signalMessage(msg)
 
 
 class _ApproximateTimeSynchronizer(_SimpleFilter):
-    """Pairs the newest messages of two inputs whose stamps differ by less than ``slop``."""
+    """Pairs the newest messages of two inputs whose stamps differ by less than ``slop`` seconds,
+    counted in whole nanoseconds as Jazzy's ``Duration(seconds=slop)`` does (strictly less: a pair
+    exactly ``slop`` apart, or any pair with ``slop`` 0, does not pair)."""
 
-    def __init__(self, fs, queue_size, slop):
+    def __init__(self, fs, queue_size, slop, allow_headerless=False):
         super().__init__()
         self.queues = [{} for _ in fs]
         self.queue_size, self.slop_ns = queue_size, int(slop * 1e9)

@@ -28,9 +28,12 @@ import array
 import enum
 import importlib
 import importlib.util
+import inspect
 import sys
+import threading
 import time
 import types
+import weakref
 from collections.abc import Sequence
 
 import numpy as np
@@ -205,36 +208,67 @@ class RCLError(RuntimeError):
 
 
 class Context:
-    """rclpy.context.Context: ``ok()`` until shut down; ``on_shutdown`` callbacks run after the
-    rcl context is shut down (as rclpy's ``Context.shutdown`` does); shutting down twice raises."""
+    """rclpy.context.Context (Jazzy): ``ok()`` until shut down; ``on_shutdown`` callbacks run after
+    the rcl context is shut down, as rclpy's ``Context.shutdown`` does, and like there they run
+    holding the context's (non-reentrant) lock, which ``ok()`` takes too: another thread calling
+    ``ok()`` meanwhile waits until the callbacks are done; the shutting-down thread itself calling
+    it would hang rclpy, so here it raises. Bound methods are kept as weak references (rclpy's
+    WeakMethod). ``_ok`` is the rcl context's validity (what publish checks, without the lock).
+    Shutting down twice raises."""
 
     def __init__(self):
         self._ok = False
         self._callbacks = []
+        self._lock = threading.Lock()
+        self._lock_owner = None
 
     def init(self, args=None):
         if self._ok:
             raise RuntimeError("Context.init() must only be called once")
         self._ok = True
 
+    def _locked(self):
+        assert self._lock_owner != threading.get_ident(), \
+            "Context.ok()/on_shutdown() inside an on_shutdown callback: rclpy would deadlock on the context's lock"
+        self._lock.acquire()
+        self._lock_owner = threading.get_ident()
+
+    def _unlock(self):
+        self._lock_owner = None
+        self._lock.release()
+
     def ok(self):
-        return self._ok
+        self._locked()
+        try:
+            return self._ok
+        finally:
+            self._unlock()
 
     def on_shutdown(self, callback):
         if not callable(callback):
             raise TypeError(f"callback should be a callable, got {type(callback)}")
-        if not self._ok:
-            callback()
-        else:
-            self._callbacks.append(callback)
+        self._locked()
+        try:
+            if not self._ok:
+                callback()
+            else:
+                self._callbacks.append(weakref.WeakMethod(callback) if inspect.ismethod(callback) else callback)
+        finally:
+            self._unlock()
 
     def shutdown(self):
         if not self._ok:
             raise RCLError("rcl_shutdown already called on the given context")
-        self._ok = False
-        callbacks, self._callbacks = self._callbacks, []
-        for cb in callbacks:
-            cb()
+        self._locked()
+        try:
+            self._ok = False
+            callbacks, self._callbacks = self._callbacks, []
+            for cb in callbacks:
+                cb = cb() if isinstance(cb, weakref.WeakMethod) else cb
+                if cb is not None:
+                    cb()
+        finally:
+            self._unlock()
 
     def try_shutdown(self):
         if self._ok:
@@ -316,17 +350,21 @@ class Publisher:
     def publish(self, msg):
         assert not self.destroyed, f"publish on destroyed publisher {self.topic}"
         assert isinstance(msg, self.msg_type), f"{self.topic}: {type(msg).__name__} is not {self.msg_type.__name__}"
-        if not self.node.context.ok():
+        if not self.node.context._ok:  # rcl_publish checks the rcl context (no Python lock)
             raise RCLError("publisher's context is invalid, at ./src/rcl/publisher.c:423")
         self.messages.append(msg)
 
 
 class LifecyclePublisher(Publisher):
+    """rclpy.lifecycle.LifecyclePublisher: publish() while not activated drops the message silently
+    (SimpleManagedEntity.when_enabled); the drops are counted here for the tests."""
+
     enabled = False
+    dropped_inactive = 0
 
     def publish(self, msg):
         if not self.enabled:
-            self.node.get_logger().warning(f"publisher {self.topic} is not activated")
+            self.dropped_inactive += 1
             return
         super().publish(msg)
 
@@ -390,6 +428,7 @@ class LifecycleNode:
         self.timers: list[Timer] = []
         self.publishers: list[Publisher] = []
         self._subscriptions: list[Subscription] = []
+        self.services: list = []  # live services (rclpy's node.services)
         self._managed: list[LifecyclePublisher] = []
         self.lifecycle_state = "unconfigured"
         self.destroyed = False
@@ -444,14 +483,16 @@ class LifecycleNode:
         timer.destroyed = True
         return True
 
-    def create_publisher(self, msg_type, topic, qos, **kwargs):
-        cls = kwargs.pop("publisher_class", Publisher)
-        p = cls(self, msg_type, topic, qos)
+    def create_publisher(self, msg_type, topic, qos_profile, *, callback_group=None, event_callbacks=None,
+                         qos_overriding_options=None, publisher_class=None):
+        p = (publisher_class or Publisher)(self, msg_type, topic, qos_profile)
         self.publishers.append(p)
         return p
 
-    def create_lifecycle_publisher(self, msg_type, topic, qos, **kwargs):
-        p = self.create_publisher(msg_type, topic, qos, publisher_class=LifecyclePublisher)
+    def create_lifecycle_publisher(self, *args, **kwargs):
+        if "publisher_class" in kwargs:  # rclpy refuses it here
+            raise TypeError("create_publisher() got an unexpected keyword argument 'publisher_class'")
+        p = self.create_publisher(*args, **kwargs, publisher_class=LifecyclePublisher)
         self._managed.append(p)
         return p
 
@@ -464,10 +505,24 @@ class LifecycleNode:
             self._managed.remove(publisher)
         return self.destroy_publisher(publisher)
 
-    def create_subscription(self, msg_type, topic, callback, qos, **kwargs):
-        s = Subscription(msg_type, topic, callback, qos, node=self)
+    def create_subscription(self, msg_type, topic, callback, qos_profile, *, callback_group=None,
+                            event_callbacks=None, qos_overriding_options=None, raw=False):
+        s = Subscription(msg_type, topic, callback, qos_profile, node=self)
+        s.callback_group = callback_group
         self._subscriptions.append(s)
         return s
+
+    def create_service(self, srv_type, srv_name, callback, *, qos_profile=None, callback_group=None):
+        s = types.SimpleNamespace(srv_type=srv_type, srv_name=srv_name, callback=callback, destroyed=False)
+        self.services.append(s)
+        return s
+
+    def destroy_service(self, service):
+        if service in self.services:
+            self.services.remove(service)
+            service.destroyed = True
+            return True
+        return False
 
     def destroy_subscription(self, sub):
         sub.destroyed = True

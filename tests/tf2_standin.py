@@ -14,6 +14,8 @@ Python API, and exceptions shaped like tf2_py's (same class names and hierarchy,
   it as a LOOKUP_ERROR).
 * ``TransformListener(buffer, node, *, spin_thread=False, qos=None, static_qos=None)`` subscribes
   to /tf and /tf_static on the node and feeds the buffer; ``unregister()`` destroys them.
+* ``Buffer(node=node)`` creates the node's ``tf2_frames`` service (``buffer.srv``) and a clock
+  jump callback (``buffer.jump_handle``), as tf2_ros does; ``rclpy.time.Time`` refuses negatives.
 """
 
 from __future__ import annotations
@@ -51,9 +53,13 @@ class TimeoutException(TransformException):
 
 
 class Time:
-    """rclpy.time.Time (nanoseconds, clock_type)."""
+    """rclpy.time.Time (nanoseconds, clock_type); like rclpy it refuses negative parts."""
 
     def __init__(self, *, seconds=0, nanoseconds=0, clock_type=None):
+        if seconds < 0:
+            raise ValueError("Seconds value must not be negative")
+        if nanoseconds < 0:
+            raise ValueError("Nanoseconds value must not be negative")
         self.nanoseconds = int(seconds * 10**9) + int(nanoseconds)
         self.clock_type = clock_type
 
@@ -92,8 +98,24 @@ class _Pose:
         return _Pose(-_rotate(conj, self.t), conj)
 
 
+class _JumpHandle:
+    """rclpy.clock.JumpHandle: ``unregister()`` removes the clock's jump callback."""
+
+    def __init__(self):
+        self.registered = True
+
+    def unregister(self):
+        self.registered = False
+
+
 class Buffer:
+    """tf2_ros.Buffer: with ``node`` it creates the node's 'tf2_frames' service (``srv``); it always
+    registers a time-jump callback (``jump_handle``) on its clock."""
+
     def __init__(self, cache_time=None, node=None):
+        if node is not None:
+            self.srv = node.create_service(object, "tf2_frames", lambda req, res: res)
+        self.jump_handle = _JumpHandle()
         self._lock = threading.Lock()
         self._parents: dict[str, str] = {}
         self._static: dict[str, _Pose] = {}
@@ -204,8 +226,10 @@ class TransformListener:
         from tf2_msgs.msg import TFMessage
 
         self.buffer, self.node = buffer, node
-        self.tf_sub = node.create_subscription(TFMessage, "/tf", self.callback, qos or 100)
-        self.tf_static_sub = node.create_subscription(TFMessage, "/tf_static", self.static_callback, static_qos or 100)
+        group = object()  # tf2_ros: a ReentrantCallbackGroup of its own
+        self.tf_sub = node.create_subscription(TFMessage, "/tf", self.callback, qos or 100, callback_group=group)
+        self.tf_static_sub = node.create_subscription(TFMessage, "/tf_static", self.static_callback,
+                                                      static_qos or 100, callback_group=group)
 
     def unregister(self):
         self.node.destroy_subscription(self.tf_sub)

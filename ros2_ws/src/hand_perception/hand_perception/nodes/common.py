@@ -195,6 +195,8 @@ class EstimatorPart:
         for sub in self._subs:
             self.node.destroy_subscription(sub)
         self._subs = []
+        if self.depth is not None:  # forget colour frames still waiting for depth (stale after a pause)
+            self.depth.deactivate()
 
     def cleanup(self) -> None:
         self.deactivate()
@@ -629,7 +631,8 @@ class HandPerceptionNode(LifecycleNode):
         return TransitionCallbackReturn.SUCCESS
 
     def stop_worker(self, timeout: float = 5.0) -> None:
-        """Stop taking frames and join the worker thread (on Ctrl-C / shutdown, first thing)."""
+        """Stop taking frames and join the worker thread (on Ctrl-C / shutdown, first thing);
+        ``timeout`` 0 only tells the worker to stop."""
         self._state = "finalized" if self._state == "active" else self._state
         worker = self.worker
         if worker is not None:
@@ -637,6 +640,14 @@ class HandPerceptionNode(LifecycleNode):
                 worker.stop(timeout=timeout)
             except Exception:  # noqa: BLE001 - exiting anyway
                 pass
+
+    def on_context_shutdown(self) -> None:
+        """``Context.on_shutdown`` callback (``rclpy.shutdown()`` / ``try_shutdown()``): tell the
+        worker to stop, without waiting for it. rclpy runs these callbacks holding the context's
+        lock, which ``Context.ok()`` takes too: a worker finishing a frame calls ``context_ok()``
+        and would block until the join timed out. It sees False once the shutdown is over and
+        stops; :meth:`close` joins it."""
+        self.stop_worker(timeout=0.0)
 
     def close(self) -> None:
         """Stop the worker and release everything (used on process exit)."""
@@ -655,8 +666,9 @@ def run_node(cls: type[HandPerceptionNode], args: list[str] | None = None) -> in
     node = None
     try:
         node = cls()
-        # rclpy.shutdown()/try_shutdown() from anywhere: stop the worker with the context
-        node.context.on_shutdown(node.stop_worker)
+        # rclpy.shutdown()/try_shutdown() from anywhere: stop the worker with the context (rclpy's
+        # SIGINT handler shuts the rcl context down without these callbacks: see the except below)
+        node.context.on_shutdown(node.on_context_shutdown)
         executor = SingleThreadedExecutor()
         executor.add_node(node)
         executor.spin()

@@ -24,6 +24,19 @@ from hand_perception.core.conversions import time_to_ns
 from hand_perception.core.depth import DepthGate, prepare_depth
 
 
+def synchronizer_slop_s(max_age_s: float) -> float:
+    """``slop`` for message_filters' ApproximateTimeSynchronizer that pairs stamps at most
+    ``max_age_s`` apart, as :func:`hand_perception.core.depth.pair_depth` (replay) does.
+
+    The Jazzy synchronizer converts ``slop`` to whole nanoseconds (``Duration(seconds=slop)``) and
+    pairs only when the stamps differ by strictly less, so ``depth_max_age_s`` 0 would never pair
+    even equal stamps, and a depth exactly ``max_age_s`` away would not pair. Half a nanosecond
+    over the next whole nanosecond makes the strict test an inclusive one.
+    """
+    ns = int(np.floor(max(0.0, float(max_age_s)) * 1e9 + 1e-6))
+    return (ns + 1.5) / 1e9
+
+
 class DepthInput:
     """Subscriptions and pairing of colour + depth for one :class:`EstimatorPart`."""
 
@@ -52,7 +65,8 @@ class DepthInput:
 
         image_sub = message_filters.Subscriber(self.node, image_type, image_topic, qos_profile=qos)
         depth_sub = message_filters.Subscriber(self.node, Image, self.topic, qos_profile=qos)
-        self._sync = message_filters.ApproximateTimeSynchronizer([image_sub, depth_sub], 10, self.max_age_s)
+        self._sync = message_filters.ApproximateTimeSynchronizer([image_sub, depth_sub], 10,
+                                                                 synchronizer_slop_s(self.max_age_s))
         self._sync.registerCallback(lambda img, depth: self._on_pair(image_kind, img, depth))
         # registered after the synchronizer's own callback: a frame that pairs on arrival is
         # already claimed when this runs
@@ -62,8 +76,13 @@ class DepthInput:
         return [f.sub for f in self._filters]
 
     def deactivate(self) -> None:
+        """Forget the filters (the node destroys their subscriptions) and the colour frames that
+        still wait for depth: after a deactivate they are stale and must not be published on the
+        next activate. The counters (``status``) stay."""
         self._filters = []
         self._sync = None
+        self._pending.clear()
+        self.gate = DepthGate(live_s=self.gate.live_s, wait_s=self.gate.wait_s, status=self.status)
 
     def _release(self, stamps: list[int]) -> None:
         """Queue waiting colour frames without depth (oldest first)."""

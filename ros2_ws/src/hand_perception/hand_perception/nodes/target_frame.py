@@ -136,6 +136,18 @@ class TargetFrameOutputs:
                 self.listener.unregister()
             except Exception:  # noqa: BLE001 - best effort on shutdown
                 pass
+        if self.buffer is not None:
+            # Buffer(node=...) made a 'tf2_frames' service on the node and a jump callback on its
+            # clock: without this a configure after a cleanup adds a second service of that name
+            srv = getattr(self.buffer, "srv", None)
+            jump = getattr(self.buffer, "jump_handle", None)
+            try:
+                if srv is not None:
+                    self.node.destroy_service(srv)
+                if jump is not None:
+                    jump.unregister()
+            except Exception:  # noqa: BLE001 - best effort on shutdown
+                pass
         self.listener = self.buffer = None
 
 
