@@ -290,3 +290,23 @@ def test_core_online_labels_and_pipeline_config(tmp_path):
     assert any(a.taxonomy == "fpha" for a in acts) and fc.forecast() is not None
     with pytest.raises(CheckpointMismatch, match="taxonomy 'fpha'.*expected 'h2o'"):
         build_forecaster(pipeline_config_from_dict({"forecast": {"recognizer": str(ckpt), "recognizer_taxonomy": "h2o"}}))
+
+
+def test_core_window_resamples_irregular_stamps(tmp_path):
+    from hand_perception.core.action_recognition import ActionRecognitionConfig, OnlineActionRecognizer
+
+    rec = OnlineActionRecognizer(ActionRecognitionConfig(window_s=1.0, max_gap_s=0.2), model=tiny_model())
+    base = _hand(np.random.default_rng(0))
+    stamps = np.cumsum(np.random.default_rng(1).uniform(0.03, 0.05, 40))  # ~25 Hz with jitter
+    for t in stamps:
+        rec.observe(int(t * 1e9), "cam", _hands(base + [0.2 * t, 0.0, 0.5]))
+    w = rec.window("right")
+    kept = stamps[stamps >= stamps[-1] - 1.0]  # the samples of the last window_s
+    assert len(w) == int(np.floor((kept[-1] - kept[0]) * 30 + 1e-6)) + 1 and 28 <= len(w) <= 31
+    assert rec.window("left") is None
+    grid = stamps[-1] - np.arange(len(w) - 1, -1, -1) / 30.0
+    np.testing.assert_allclose(w[:, 0, 0], base[0, 0] + 0.2 * grid, atol=1e-9)  # linear motion is kept exactly
+    # a gap longer than max_gap_s restarts the window; less than min_observed_s after it: no label
+    t = stamps[-1] + 0.5
+    rec.observe(int(t * 1e9), "cam", _hands(base))
+    assert rec.window("right") is None and rec.actions() == []

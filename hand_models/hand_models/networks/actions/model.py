@@ -235,7 +235,7 @@ def load_checkpoint(path: str | os.PathLike, taxonomy: str | None = None, joint_
     return model
 
 
-@torch.no_grad()
+@torch.inference_mode()
 def predict_proba(model: "ActionRecognizerNet | EnsembleRecognizer", windows: list, fps: float, batch: int = 64):
     """Class probabilities (N, C) numpy for joint windows [(T_i, 2, 21, 3) metres at ``fps``]."""
     import numpy as np

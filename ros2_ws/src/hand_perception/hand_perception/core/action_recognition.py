@@ -132,11 +132,11 @@ class OnlineActionRecognizer:
         if ts[-1] - ts[0] < cfg.min_observed_s - 1e-9:
             return None
         grid = ts[-1] - np.arange(int(np.floor((ts[-1] - ts[0]) * MODEL_FPS + 1e-6)), -1, -1) / MODEL_FPS
-        out = np.empty((len(grid), 21, 3))
-        flat = js.reshape(len(ts), -1)
-        for c in range(flat.shape[1]):
-            out.reshape(len(grid), -1)[:, c] = np.interp(grid, ts, flat[:, c])
-        return out
+        k1 = np.clip(np.searchsorted(ts, grid), 1, len(ts) - 1) if len(ts) > 1 else np.zeros(len(grid), dtype=int)
+        k0 = np.maximum(k1 - 1, 0)
+        span = ts[k1] - ts[k0]
+        a = np.where(span > 0, (grid - ts[k0]) / np.where(span > 0, span, 1.0), 0.0).clip(0.0, 1.0)[:, None, None]
+        return (1 - a) * js[k0] + a * js[k1]
 
     def actions(self) -> list[ActionEstimate]:
         from hand_models.networks.actions.model import predict_proba
