@@ -9,6 +9,7 @@ colour images, and undecodable depth, leave the node running monocular and say s
 from __future__ import annotations
 
 import sys
+import threading
 import time
 import types
 
@@ -70,11 +71,15 @@ class _ApproximateTimeSynchronizer(_SimpleFilter):
         super().__init__()
         self.queues = [{} for _ in fs]
         self.queue_size, self.slop_ns = queue_size, int(slop * 1e9)
+        self.lock = threading.Lock()
         for i, f in enumerate(fs):
             f.registerCallback(self.add, i)
 
     def add(self, msg, i):
         stamp = msg.header.stamp.sec * 10**9 + msg.header.stamp.nanosec
+        # like Jazzy's: the lock is released by hand, not in a finally (an exception from a
+        # callback leaves it held, and the next message would wait forever: here it fails)
+        assert self.lock.acquire(timeout=2.0), "ApproximateTimeSynchronizer lock still held: a callback raised"
         q = self.queues[i]
         q[stamp] = msg
         while len(q) > self.queue_size:
@@ -82,11 +87,13 @@ class _ApproximateTimeSynchronizer(_SimpleFilter):
         other = self.queues[1 - i]
         near = [s for s in other if abs(s - stamp) < self.slop_ns]
         if not near:
+            self.lock.release()
             return
         s = min(near, key=lambda s: abs(s - stamp))
         msgs = [None, None]
         msgs[i], msgs[1 - i] = q.pop(stamp), other.pop(s)
         self.signalMessage(*msgs)
+        self.lock.release()
 
 
 @pytest.fixture

@@ -183,3 +183,32 @@ def test_target_frame_cleanup_removes_the_buffer_service_and_jump_callback(ros, 
             assert node.services == [] and not buffer.jump_handle.registered
     finally:
         node.close()
+
+
+def test_a_failing_pair_callback_does_not_block_later_pairs(ros, rgbd, message_filters_standin, monkeypatch):
+    """message_filters' synchronizer releases its lock by hand after the pair callback: an
+    exception escaping that callback kept it held (every later pair waited forever) and reached
+    the executor. It is logged instead and the next pairs go through."""
+    node = _active_estimator(ros, depth_topic="depth", depth_max_age_s=0.02)
+    try:
+        sub(node, "camera_info").callback(info_msg(ros, rgbd[0].K, T0))
+        depth_in = node.estimator.depth
+        real_on_pair = depth_in.gate.on_pair
+        calls = []
+
+        def broken_once(*a):
+            calls.append(a)
+            if len(calls) == 1:
+                raise RuntimeError("gate exploded")
+            return real_on_pair(*a)
+
+        monkeypatch.setattr(depth_in.gate, "on_pair", broken_once)
+        for k in range(2):
+            stamp = T0 + k * 33_333_333
+            sub(node, "depth").callback(depth_msg(ros, rgbd[k].noisy_depth(), stamp))
+            sub(node, "image").callback(image_msg(ros, rgbd[k].image, stamp))
+        assert len(calls) == 2  # the second pair reached the gate: the synchronizer's lock was free
+        assert wait(lambda: depth_in.status.paired == 1), node.get_logger().text("warning")
+        assert "gate exploded" in node.get_logger().text("warning")
+    finally:
+        node.close()

@@ -67,11 +67,13 @@ class DepthInput:
         depth_sub = message_filters.Subscriber(self.node, Image, self.topic, qos_profile=qos)
         self._sync = message_filters.ApproximateTimeSynchronizer([image_sub, depth_sub], 10,
                                                                  synchronizer_slop_s(self.max_age_s))
-        self._sync.registerCallback(lambda img, depth: self._on_pair(image_kind, img, depth))
+        # the synchronizer calls this holding its lock and releases it without try/finally
+        # (message_filters, Jazzy): an exception escaping it would block every later pair
+        self._sync.registerCallback(lambda img, depth: self._guarded("pair", self._on_pair, image_kind, img, depth))
         # registered after the synchronizer's own callback: a frame that pairs on arrival is
         # already claimed when this runs
-        image_sub.registerCallback(lambda img: self._on_image(image_kind, img))
-        depth_sub.registerCallback(lambda _msg: self.gate.on_depth(time.monotonic()))
+        image_sub.registerCallback(lambda img: self._guarded("image", self._on_image, image_kind, img))
+        depth_sub.registerCallback(lambda _msg: self._guarded("depth", self.gate.on_depth, time.monotonic()))
         self._filters = [image_sub, depth_sub]
         return [f.sub for f in self._filters]
 
@@ -83,6 +85,15 @@ class DepthInput:
         self._sync = None
         self._pending.clear()
         self.gate = DepthGate(live_s=self.gate.live_s, wait_s=self.gate.wait_s, status=self.status)
+
+    def _guarded(self, what: str, fn: Any, *args: Any) -> None:
+        """Run a message_filters callback; a failure is logged (throttled), never raised into
+        message_filters or the executor (which would stop the node)."""
+        try:
+            fn(*args)
+        except Exception as exc:  # noqa: BLE001 - bad input must not stop the node
+            self.status.last_problem = f"depth input ({what}) failed: {type(exc).__name__}: {exc}"
+            self.node.warn_throttled("depth_callback", self.status.last_problem)
 
     def _release(self, stamps: list[int]) -> None:
         """Queue waiting colour frames without depth (oldest first)."""
