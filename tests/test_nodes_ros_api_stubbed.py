@@ -212,3 +212,21 @@ def test_a_failing_pair_callback_does_not_block_later_pairs(ros, rgbd, message_f
         assert "gate exploded" in node.get_logger().text("warning")
     finally:
         node.close()
+
+
+def test_a_failing_diagnostics_timer_is_logged_not_raised(ros, monkeypatch):
+    """rclpy's SingleThreadedExecutor re-raises timer callback exceptions out of spin() (the
+    process ends): the diagnostics timer logs its failure and the next tick works again."""
+    from test_nodes_stubbed import _diag
+
+    node = _active_estimator(ros)
+    try:
+        real = node.stats.as_dict
+        monkeypatch.setattr(node.stats, "as_dict", lambda: (_ for _ in ()).throw(KeyError("boom")))
+        timer = [t for t in node.timers if t.period == node.params["diagnostics_period_s"] and not t.destroyed][-1]
+        timer.fire()  # no exception
+        assert "diagnostics failed: KeyError" in node.get_logger().text("warning")
+        monkeypatch.setattr(node.stats, "as_dict", real)
+        assert _diag(node).name.endswith("hand_estimator: hand perception")
+    finally:
+        node.close()

@@ -470,6 +470,15 @@ class HandPerceptionNode(LifecycleNode):
         return f"{self.get_fully_qualified_name().lstrip('/')}: hand perception"
 
     def _publish_diagnostics(self) -> None:
+        """Diagnostics timer callback. rclpy's SingleThreadedExecutor re-raises a callback's
+        exception out of spin(), which would end the node: a failure is logged instead."""
+        try:
+            self._publish_diagnostics_now()
+        except Exception as exc:  # noqa: BLE001 - diagnostics must never stop the node
+            if self.context_ok():
+                self.warn_throttled("diagnostics_error", f"diagnostics failed: {type(exc).__name__}: {exc}")
+
+    def _publish_diagnostics_now(self) -> None:
         if self._diag_pub is None:
             return
         if self._state == "active":
