@@ -212,8 +212,14 @@ def export_onnx(kind: str, ckpt_path: Path, model, out: Path) -> dict:
     if kind == "ghtt":
         from hand_models.inference.export import export_model
 
+        from . import checkpoint as ckpt
+
+        # the pose graphs need only P's weights (the registry builds a GHTT without a taxonomy)
+        pose_only = onnx_dir / "pose_block_weights.pt"
+        ckpt.save(pose_only, model={k: v for k, v in model.state_dict().items() if k.startswith("pose.")},
+                  config=model.cfg.to_dict(), kind="ghtt_pose", licence=LICENCE)
         res = {}
-        conf = {"checkpoint": str(ckpt_path), "size": model.cfg.to_dict()}
+        conf = {"checkpoint": str(pose_only), "size": model.cfg.to_dict()}
         for name in ("ghtt_pose_encoder", "ghtt_pose_decoder"):
             r = export_model(name, out_dir=onnx_dir, formats=("onnx",), config=conf)
             res[name] = {k: str(v) for k, v in r.items()}
@@ -272,6 +278,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--max-sequences", type=int, default=None, help="use only this many training sequences (smoke tests)")
     ap.add_argument("--no-export", action="store_true")
     ap.add_argument("--no-progress", action="store_true")
+    ap.add_argument("--export-only", action="store_true",
+                    help="skip training and evaluation: ONNX export and model card of the run under --out")
     ap.add_argument("--eval-only", action="store_true",
                     help="skip training: load the checkpoint under --out, calibrate, evaluate, export, write the card")
     args = ap.parse_args(argv)
@@ -283,12 +291,19 @@ def main(argv: list[str] | None = None) -> int:
         out = Path(args.out)
         out.mkdir(parents=True, exist_ok=True)
         train_seqs, val_seqs, info = build_data(conf, _data_root(conf, args.data), args.max_sequences)
-        if args.eval_only:
+        if args.eval_only or args.export_only:
             load_trained(kind, out)  # fail early with one line
     except (OSError, ValueError, yaml.YAMLError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     print(json.dumps({"data": info}), flush=True)
+    if args.export_only:
+        model, ckpt_path, summary = load_trained(kind, out)
+        report = json.loads((out / "report.json").read_text())
+        exported = export_onnx(kind, ckpt_path, model, out)
+        model_card(out, kind, conf, info, report.get("training", summary), report, exported)
+        print(json.dumps({"exported": exported}, default=str))
+        return 0
     if args.eval_only:
         model, ckpt_path, summary = load_trained(kind, out)
     else:
