@@ -295,6 +295,8 @@ def _write_outputs(res: dict, split: Split, out: Path, conf: dict, command: str,
                           "the 1:1 protocol, whose test subjects also appear in training) and by repetition (2 folds, "
                           "alternate repetitions of each subject and action, the structure of the 1:1 split)",
             "augmentation": str(AugmentConfig.from_dict(conf.get("augment"))),
-            "metrics": metrics, "command": command, "config": config_path, "seconds": e.get("seconds"),
+            "metrics": metrics, "command": command, "config": config_path,
+            "seconds": f"{e.get('seconds')} (this invocation); CV folds "
+                       f"{round(sum(f.get('seconds') or 0 for k in e if k.startswith('cv') for f in e[k]['folds'].values()))}",
             "threads": conf.get("threads", 1)})
     report.write_json(out / "report.json", res)
