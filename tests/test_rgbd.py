@@ -350,3 +350,27 @@ def test_depth_gate_waits_only_while_pairs_come_and_keeps_order():
     g.on_depth(1.05)
     assert g.on_image(9, 1.1) == [9] and "too far from the colour stamps" in g.status.last_problem
     assert g.status.missing == 6
+
+
+def test_placement_source_follows_a_hand_published_under_an_older_id():
+    """The temporal stage may publish a re-associated hand under its older track id
+    (``last_id_map``: input id -> published id); the depth placement, keyed by the tracker's input
+    id, must still reach that hand."""
+    from types import SimpleNamespace
+
+    from hand_perception.core.estimator import HandEstimator
+    from hand_perception.core.types import HandState
+
+    est = HandEstimator.__new__(HandEstimator)  # only the bookkeeping of _attach_placement is exercised
+    est.temporal = SimpleNamespace(last_id_map={7: 3})
+    est._placement = {}
+    z = np.zeros
+    hand = HandState(side="right", track_id=3, confidence=1.0, keypoints_2d=z((21, 2)),
+                     keypoint_confidence=np.ones(21), joints=z((21, 3)), wrist_position=z(3),
+                     wrist_orientation_xyzw=np.array([0.0, 0.0, 0.0, 1.0]), mano=None, bbox=z(4))
+    est._attach_placement([hand], {("right", 7): ("fused", 0.004)})
+    assert (hand.placement_source, hand.depth_std) == ("fused", 0.004)
+    # a bridged frame afterwards keeps the track's last placement
+    bridged = HandState(**{**hand.__dict__, "placement_source": "monocular", "depth_std": float("nan")})
+    est._attach_placement([bridged], {})
+    assert (bridged.placement_source, bridged.depth_std) == ("fused", 0.004)

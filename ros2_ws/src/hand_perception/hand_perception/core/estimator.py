@@ -315,11 +315,17 @@ class HandEstimator:
         return info
 
     def _attach_placement(self, hands: list[HandState], info: dict) -> None:
-        """Set placement_source/depth_std of the output hands (bridged hands keep their track's last)."""
+        """Set placement_source/depth_std of the output hands (bridged hands keep their track's last).
+
+        ``info`` is keyed by the tracker's (input) ids; the temporal stage may publish a hand under
+        an older id (``last_id_map``), so look it up through that map.
+        """
+        input_id = {pub: inp for inp, pub in getattr(self.temporal, "last_id_map", {}).items()}
         for h in hands:
             key = (h.side, int(h.track_id))
-            if key in info:
-                self._placement[key] = info[key]
+            source_key = (h.side, int(input_id.get(int(h.track_id), h.track_id)))
+            if source_key in info:
+                self._placement[key] = info[source_key]
             if key in self._placement:
                 h.placement_source, h.depth_std = self._placement[key]
         live = {(h.side, int(h.track_id)) for h in hands}
