@@ -4,8 +4,10 @@
 ``mediapipe==0.10.21`` wheel (``mediapipe_models``) with our own re-implementation of MediaPipe's
 pre/post-processing (``palm_anchors``: SSD anchors, decoding, weighted NMS; ``roi``: rotated square
 ROIs with MediaPipe's scale/shift, affine crops, projection back to the image). Owning that code lets
-us own tracking, the small-hand pass and handedness. ``MediaPipeHandsBaseline`` runs
-``mediapipe.solutions.hands.Hands`` unchanged, for the benchmark and as the accuracy reference.
+us own tracking, the small-hand pass and handedness. ``MediaPipeHandsBaseline`` (``mediapipe_baseline``,
+re-exported here) runs ``mediapipe.solutions.hands.Hands`` unchanged, for the benchmark and as the
+accuracy reference. This module runs the models and composes the tracker; which hand found in a
+frame is which track (ids, lost-track memory, re-identification, duplicates) is ``hand_tracking``.
 
 Handedness convention
     Our images are NOT mirrored: a camera looks at the person, and ``side`` names the person's own
@@ -29,7 +31,7 @@ Tracking (as MediaPipe's hand tracking graph, plus stable ids)
     a hand already found is rejected. Track ids are never reused by one tracker, not even after
     ``reset()`` (so a consumer keyed by id never mixes an old and a new hand). ``still=True`` treats
     the image on its own: the tracking state is neither used nor changed, and ``track_id`` is then
-    the hand's index in the returned list.
+    the hand's index in the returned list. The track bookkeeping is in ``hand_tracking``.
 
 Small hands
     The full-image detector letterboxes the frame into 192x192, so at 640x480 it finds hands down to
@@ -53,6 +55,7 @@ Input
     Anything else raises ``TypeError`` (not an array, wrong dtype) or ``ValueError`` (wrong shape or
     channel count, empty image, larger than ``max_image_side`` / ``max_image_pixels``).
     ``stamp_ns`` must be an int; a stamp earlier than the previous one resets the tracks (warning).
+    (Checks: ``image_input.prepare_image`` / ``check_stamp``.)
 
 Outputs (``Keypoints2D``): keypoints (21, 2) px in the full image (continuous coordinates, origin at
 the image's top-left edge, as MediaPipe's normalised landmarks times the size); confidence (21,) =
@@ -67,14 +70,29 @@ from __future__ import annotations
 import os
 import time
 import warnings
-from dataclasses import dataclass, field
 
 import numpy as np
 
 from hand_perception.core.types import Keypoints2D
 
-from .handedness import HandednessEvidence, assign_sides, logit
-from .mediapipe_models import (
+from .hand_tracking import (
+    Candidate,
+    HandResult,
+    Track,
+    box_iou,
+    forget_lost,
+    is_duplicate,
+    is_inside,
+    other_side,
+    overlap_weights,
+    prediction_error,
+    swap_drifted,
+    update_tracks,
+)
+from .handedness import HandednessEvidence, assign_sides, logit  # noqa: F401 - logit: old import path
+from .image_input import DEFAULT_MAX_IMAGE_PIXELS, DEFAULT_MAX_IMAGE_SIDE, check_stamp, prepare_image
+from .mediapipe_baseline import MediaPipeHandsBaseline  # noqa: F401 - re-exported
+from .mediapipe_models import (  # noqa: F401 - re-exported (old import paths)
     MEDIAPIPE_REQUIREMENT,
     HandLandmarkModel,
     LandmarkOutput,
@@ -86,6 +104,10 @@ from .mediapipe_models import (
 )
 from .roi import RotatedRect, rect_from_landmarks, rect_from_palm, rect_iou
 
+# private names defined here before the track bookkeeping and input checks moved out (old paths)
+_Track, _Candidate, _Result = Track, Candidate, HandResult
+_other_side, _box_iou, _check_stamp = other_side, box_iou, check_stamp
+
 __all__ = [
     "MediaPipeHandTracker",
     "MediaPipeHandsBaseline",
@@ -94,62 +116,11 @@ __all__ = [
     "tile_regions",
 ]
 
-DEFAULT_MAX_IMAGE_SIDE = 8192
-DEFAULT_MAX_IMAGE_PIXELS = 40_000_000
 NUM_JOINTS = 21
 
 
 # --------------------------------------------------------------------------------------------------
-# input checks
-
-
-def prepare_image(
-    image: np.ndarray,
-    max_side: int = DEFAULT_MAX_IMAGE_SIDE,
-    max_pixels: int = DEFAULT_MAX_IMAGE_PIXELS,
-) -> np.ndarray:
-    """Validate an RGB frame and return it as a C-contiguous (H, W, 3) uint8 array.
-
-    Grayscale (H, W) or (H, W, 1) frames are replicated to 3 channels. Raises TypeError/ValueError
-    with a message that says what was wrong and how to fix it.
-    """
-    if not isinstance(image, np.ndarray):
-        raise TypeError(f"image must be a numpy.ndarray (H, W, 3) uint8 RGB, got {type(image).__name__}")
-    if image.dtype != np.uint8:
-        raise TypeError(
-            f"image must have dtype uint8 (0..255 RGB), got {image.dtype}; convert float images in [0, 1] "
-            "with (img * 255).clip(0, 255).astype(np.uint8)"
-        )
-    if image.ndim == 3 and image.shape[2] == 1:
-        image = image[:, :, 0]
-    if image.ndim == 2:
-        gray = True
-    elif image.ndim == 3:
-        gray = False
-        if image.shape[2] != 3:
-            hint = " (RGBA/BGRA? drop alpha with img[..., :3])" if image.shape[2] == 4 else ""
-            raise ValueError(f"image must have 3 channels (RGB), got shape {image.shape}{hint}")
-    else:
-        raise ValueError(f"image must be (H, W, 3) RGB or (H, W) grayscale, got shape {image.shape}")
-    h, w = image.shape[:2]
-    if h == 0 or w == 0:
-        raise ValueError(f"image is empty (shape {image.shape})")
-    if max(h, w) > max_side or h * w > max_pixels:
-        raise ValueError(
-            f"image of {w}x{h} px is larger than allowed (max side {max_side}, max {max_pixels} pixels); "
-            "resize it first"
-        )
-    if gray:
-        image = np.repeat(image[:, :, None], 3, axis=2)  # always a new contiguous array
-    elif not image.flags.c_contiguous:
-        image = np.ascontiguousarray(image)
-    return image
-
-
-def _check_stamp(stamp_ns) -> int:
-    if isinstance(stamp_ns, (bool, np.bool_)) or not isinstance(stamp_ns, (int, np.integer)):
-        raise TypeError(f"stamp_ns must be an int (nanoseconds), got {type(stamp_ns).__name__}")
-    return int(stamp_ns)
+# small-hand tiles
 
 
 def tile_regions(
@@ -175,66 +146,6 @@ def tile_regions(
 
 # --------------------------------------------------------------------------------------------------
 # tracker
-
-
-@dataclass
-class _Track:
-    track_id: int
-    rect: RotatedRect
-    evidence: HandednessEvidence
-    age: int = 0
-    #: keypoint centre (2,) px and size (px) at the last frame the hand was seen, its stamp (ns), and
-    #: the centre's velocity (2,) px/s (smoothed), for re-identification after a gap
-    centre: np.ndarray | None = None
-    size: float = 0.0
-    stamp: int = 0
-    velocity: np.ndarray = field(default_factory=lambda: np.zeros(2))
-
-    def observe(self, landmarks: np.ndarray, size: float, stamp: int) -> None:
-        c = np.asarray(landmarks, dtype=np.float64).mean(axis=0)
-        if self.centre is not None and stamp > self.stamp:
-            v = (c - self.centre) / ((stamp - self.stamp) * 1e-9)
-            self.velocity = v if self.age <= 1 else 0.5 * self.velocity + 0.5 * v
-        self.centre, self.size, self.stamp = c, float(size), int(stamp)
-
-    def predict_centre(self, stamp: int, damping: float = 12.0) -> np.ndarray:
-        """Centre (2,) px at ``stamp`` by exponentially damped constant velocity."""
-        dt = max(0.0, (stamp - self.stamp) * 1e-9)
-        return self.centre + self.velocity * ((1.0 - np.exp(-damping * dt)) / damping)
-
-
-@dataclass
-class _Candidate:
-    rect: RotatedRect
-    track: _Track | None = None
-    det_score: float = 0.0
-    from_tiles: bool = False
-
-
-@dataclass
-class _Result:
-    cand: _Candidate
-    out: LandmarkOutput
-    box: np.ndarray = field(default_factory=lambda: np.zeros(4))  # unclipped keypoint box
-
-    @property
-    def size(self) -> float:
-        return float(max(self.box[2] - self.box[0], self.box[3] - self.box[1], 1.0))
-
-
-def _other_side(tr: _Track, r: _Result) -> bool:
-    """The landmark model is confident (> 0.9) that ``r`` is the other side than ``tr``'s clear
-    evidence (mean log-odds beyond +-1) says."""
-    mean = tr.evidence.mean_log_odds
-    return abs(mean) > 1.0 and abs(logit(r.out.right_prob)) > logit(0.9) and (mean > 0) != (r.out.right_prob > 0.5)
-
-
-def _box_iou(a: np.ndarray, b: np.ndarray) -> float:
-    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
-    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
-    inter = ix * iy
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
-    return float(inter / union) if union > 0 else 0.0
 
 
 class MediaPipeHandTracker:
@@ -362,8 +273,8 @@ class MediaPipeHandTracker:
 
     def reset(self) -> None:
         """Forget all tracks and the last stamp (new hands get ids never used before)."""
-        self._tracks: list[_Track] = []
-        self._lost: list[_Track] = []  # tracks lost within lost_track_memory_s, newest last
+        self._tracks: list[Track] = []
+        self._lost: list[Track] = []  # tracks lost within lost_track_memory_s, newest last
         self._next_id = getattr(self, "_next_id", 0)
         self._frame = 0
         self._last_detect_frame = -(10**9)
@@ -386,7 +297,7 @@ class MediaPipeHandTracker:
         """Hands in one RGB frame (see the module docstring for conventions and errors)."""
         t0 = time.perf_counter()
         image = prepare_image(image_rgb, self.max_image_side, self.max_image_pixels)
-        stamp = _check_stamp(stamp_ns)
+        stamp = check_stamp(stamp_ns)
         self.last_timing_ms = {"detect": 0.0, "small_hands": 0.0, "landmarks": 0.0}
         palm0, lm0 = self.palm.calls, self.landmarker.calls
         self._rejected_now = []
@@ -407,7 +318,7 @@ class MediaPipeHandTracker:
     def _tiles(self, width: int, height: int) -> list[tuple[float, float, float]]:
         return tile_regions(width, height, *self.small_hand_grid, self.small_hand_overlap)
 
-    def _landmark(self, image: np.ndarray, cand: _Candidate) -> _Result | None:
+    def _landmark(self, image: np.ndarray, cand: Candidate) -> HandResult | None:
         """Landmark model on one ROI; None when the presence score is below ``min_presence``."""
         t = time.perf_counter()
         out = self.landmarker.run(image, cand.rect)
@@ -415,50 +326,31 @@ class MediaPipeHandTracker:
         if out.presence < self.min_presence or not np.all(np.isfinite(out.landmarks)):
             return None
         lo, hi = out.landmarks.min(0), out.landmarks.max(0)
-        return _Result(cand, out, np.array([lo[0], lo[1], hi[0], hi[1]]))
+        return HandResult(cand, out, np.array([lo[0], lo[1], hi[0], hi[1]]))
 
-    def _is_duplicate(self, r: _Result, kept: list[_Result]) -> bool:
-        """Same hand as a kept one: median keypoint distance below duplicate_distance x hand size."""
-        for k in kept:
-            d = float(np.median(np.linalg.norm(r.out.landmarks - k.out.landmarks, axis=1)))
-            if d < self.duplicate_distance * min(r.size, k.size):
-                return True
-        return False
-
-    def _is_inside(self, r: _Result, kept: list[_Result]) -> bool:
-        """A new hand whose keypoint box lies mostly (``new_hand_max_inside``) inside a kept hand's box:
-        typically a "hand" hallucinated on the fingers of a hand already found. Tracked hands are not
-        subject to this (they were separate when found; hands that then interact stay tracked)."""
-        area = max((r.box[2] - r.box[0]) * (r.box[3] - r.box[1]), 1e-6)
-        for k in kept:
-            ix = max(0.0, min(r.box[2], k.box[2]) - max(r.box[0], k.box[0]))
-            iy = max(0.0, min(r.box[3], k.box[3]) - max(r.box[1], k.box[1]))
-            if ix * iy / area > self.new_hand_max_inside:
-                return True
-        return False
-
-    def _candidates(self, dets, taken: list[RotatedRect], from_tiles: bool) -> list[_Candidate]:
+    def _candidates(self, dets, taken: list[RotatedRect], from_tiles: bool) -> list[Candidate]:
         """Palm detections -> hand ROIs, minus those overlapping an ROI already taken (tracked or tried)."""
         out = []
         for d in dets:
             rect = rect_from_palm(d.box, d.keypoints)
             if rect.is_valid() and not any(rect_iou(rect, r) > self.association_iou for r in taken):
-                out.append(_Candidate(rect, None, d.score, from_tiles))
+                out.append(Candidate(rect, None, d.score, from_tiles))
         return out
 
     def _verify(
-        self, image: np.ndarray, cands: list[_Candidate], need: int, kept: list[_Result], taken: list[RotatedRect]
-    ) -> list[_Result]:
+        self, image: np.ndarray, cands: list[Candidate], need: int, kept: list[HandResult], taken: list[RotatedRect]
+    ) -> list[HandResult]:
         """Landmarks on candidates in score order until ``need`` new hands are found (at most
         ``need + extra_candidates`` tries; tried ROIs are added to ``taken``); duplicates of hands
         already kept are skipped."""
-        found: list[_Result] = []
+        found: list[HandResult] = []
         for c in cands[: need + self.extra_candidates]:
             if len(found) >= need:
                 break
             taken.append(c.rect)
             r = self._landmark(image, c)
-            if r is not None and not self._is_duplicate(r, kept + found) and not self._is_inside(r, kept + found):
+            if (r is not None and not is_duplicate(r, kept + found, self.duplicate_distance)
+                    and not is_inside(r, kept + found, self.new_hand_max_inside)):
                 found.append(r)
             else:
                 self._rejected_now.append(c.rect)
@@ -468,10 +360,10 @@ class MediaPipeHandTracker:
         self,
         image: np.ndarray,
         taken: list[RotatedRect],
-        kept: list[_Result],
+        kept: list[HandResult],
         need: int,
         tiles: list[tuple[float, float, float]],
-    ) -> list[_Result]:
+    ) -> list[HandResult]:
         """Detector on the full image, then (if it found fewer than ``need`` hands) on the tiles."""
         taken = list(taken)
         t = time.perf_counter()
@@ -487,71 +379,8 @@ class MediaPipeHandTracker:
             found += self._verify(image, self._candidates(dets, taken, True), need - len(found), kept + found, taken)
         return found
 
-    @staticmethod
-    def _prediction_error(tr: _Track, r: _Result, stamp: int) -> float:
-        """Distance of ``r``'s keypoint centre from ``tr``'s predicted centre, in hand sizes."""
-        if tr.centre is None:
-            return 0.0
-        c = r.out.landmarks.mean(axis=0)
-        return float(np.linalg.norm(c - tr.predict_centre(stamp))) / max(tr.size, 1.0)
-
-    def _revive_cost(self, tr: _Track, r: _Result, stamp: int) -> float | None:
-        """Distance of hand ``r`` from lost track ``tr``'s predicted centre relative to the gate
-        (< 1), or None when ``r`` cannot be that hand (too far, size, confidently the other side)."""
-        if tr.centre is None or not 0.5 <= r.size / max(tr.size, 1.0) <= 2.0 or _other_side(tr, r):
-            return None
-        pred = tr.predict_centre(stamp)
-        travel = float(np.linalg.norm(pred - tr.centre))
-        c = r.out.landmarks.mean(axis=0)
-        d = float(np.linalg.norm(c - pred)) / (self.revive_distance * max(tr.size, r.size) + 0.5 * travel)
-        return d if d < 1.0 else None
-
-    def _swap_drifted(self, results: list[_Result], stamp: int) -> None:
-        """A tracked hand that the landmark model confidently calls the other side, lying where a
-        recently lost track of that side was heading, is that lost hand: its track drifted onto it
-        (hands that touched and separated). The lost track takes the hand back; the drifted track is
-        lost in turn (and the detector runs to find its hand)."""
-        for r in results:
-            tr = r.cand.track
-            if tr is None or not self._lost or not _other_side(tr, r):
-                continue
-            costs = [(self._revive_cost(lost, r, stamp), j) for j, lost in enumerate(self._lost)]
-            costs = [(c, j) for c, j in costs if c is not None]
-            if costs:
-                _, j = min(costs)
-                r.cand.track = self._lost.pop(j)
-                self._force_detect = True
-
-    def _revive(self, new: list[_Result], stamp: int) -> None:
-        """Give new hands the lost track whose predicted centre they are near (closest pairs first)."""
-        if not new or not self._lost or self.lost_track_memory_s <= 0:
-            return
-        pairs = []
-        for i, r in enumerate(new):
-            for j, tr in enumerate(self._lost):
-                d = self._revive_cost(tr, r, stamp)
-                if d is not None:
-                    pairs.append((d, i, j))
-        used_new: set[int] = set()
-        used_lost: set[int] = set()
-        for _, i, j in sorted(pairs):
-            if i in used_new or j in used_lost:
-                continue
-            used_new.add(i)
-            used_lost.add(j)
-            new[i].cand.track = self._lost[j]
-        self._lost = [tr for j, tr in enumerate(self._lost) if j not in used_lost]
-
-    def _overlap_weights(self, results: list[_Result]) -> list[float]:
-        """Evidence weight per hand: presence x (1 - largest keypoint-box IoU with another hand)."""
-        ws = []
-        for i, r in enumerate(results):
-            ov = max((_box_iou(r.box, o.box) for j, o in enumerate(results) if j != i), default=0.0)
-            ws.append(max(r.out.presence * (1.0 - ov), 1e-3))
-        return ws
-
     def _to_keypoints(
-        self, r: _Result, side: str, side_score: float, track_id: int, width: int, height: int
+        self, r: HandResult, side: str, side_score: float, track_id: int, width: int, height: int
     ) -> Keypoints2D:
         kp = r.out.landmarks.astype(np.float64)
         inside = (kp[:, 0] >= 0) & (kp[:, 0] <= width) & (kp[:, 1] >= 0) & (kp[:, 1] <= height)
@@ -568,7 +397,7 @@ class MediaPipeHandTracker:
             track_id=int(track_id),
         )
 
-    def _sides(self, results: list[_Result], evidences: list[HandednessEvidence]) -> list[tuple[str, float]]:
+    def _sides(self, results: list[HandResult], evidences: list[HandednessEvidence]) -> list[tuple[str, float]]:
         if not results:
             return []
         return assign_sides(
@@ -585,7 +414,7 @@ class MediaPipeHandTracker:
         tiles = self._tiles(w, h) if self.small_hand_pass else []
         results = self._find_new_hands(image, [], [], self.max_hands, tiles)
         evidences = []
-        for r, wgt in zip(results, self._overlap_weights(results)):
+        for r, wgt in zip(results, overlap_weights(results)):
             ev = HandednessEvidence(self.handedness_decay)
             ev.update(r.out.right_prob, wgt)
             evidences.append(ev)
@@ -608,21 +437,22 @@ class MediaPipeHandTracker:
         # one hand (hands that touch or cross), the hand stays with the track whose handedness and
         # prediction it matches best (then the older one): the other track drifted onto it
         n_prev = len(self._tracks)
-        tracked: list[tuple[float, int, _Result]] = []
+        tracked: list[tuple[float, int, HandResult]] = []
         for tr in self._tracks:
-            r = self._landmark(image, _Candidate(tr.rect, tr, 1.0))
+            r = self._landmark(image, Candidate(tr.rect, tr, 1.0))
             if r is not None:
-                cost = self._prediction_error(tr, r, stamp) + (1.0 if _other_side(tr, r) else 0.0)
+                cost = prediction_error(tr, r, stamp) + (1.0 if other_side(tr, r) else 0.0)
                 tracked.append((cost, -tr.age, r))
-        results: list[_Result] = []
+        results: list[HandResult] = []
         for _, _, r in sorted(tracked, key=lambda x: (x[0], x[1])):
-            if not self._is_duplicate(r, results):
+            if not is_duplicate(r, results, self.duplicate_distance):
                 results.append(r)
         results = results[: self.max_hands]
         if len(results) < n_prev:
             self._force_detect = True  # a track was lost: look for hands now
-        self._lost = [tr for tr in self._lost if stamp - tr.stamp <= self.lost_track_memory_s * 1e9]
-        self._swap_drifted(results, stamp)
+        self._lost = forget_lost(self._lost, stamp, self.lost_track_memory_s)
+        if swap_drifted(results, self._lost, stamp, self.revive_distance):
+            self._force_detect = True  # the drifted track's hand is to be found again
 
         # 2. detector when hands are missing (MediaPipe), on schedule, or every detect_every_n frames
         n = len(results)
@@ -662,143 +492,11 @@ class MediaPipeHandTracker:
         # 3. tracks: survivors keep their id; a new hand near the prediction of a recently lost track
         # takes that track back (id and handedness evidence); other new hands get fresh ids (never
         # reused); the rest are lost (remembered for lost_track_memory_s)
-        survivors = {id(r.cand.track) for r in results if r.cand.track is not None}
-        self._lost += [tr for tr in self._tracks if id(tr) not in survivors and tr.centre is not None]
-        memory_ns = self.lost_track_memory_s * 1e9
-        self._lost = [tr for tr in self._lost if stamp - tr.stamp <= memory_ns]
-        self._revive([r for r in results if r.cand.track is None], stamp)
-        kept_tracks = []
-        for r, wgt in zip(results, self._overlap_weights(results)):
-            tr = r.cand.track
-            if tr is None:
-                tr = _Track(self._next_id, r.cand.rect, HandednessEvidence(self.handedness_decay))
-                self._next_id += 1
-                r.cand.track = tr
-            tr.evidence.update(r.out.right_prob, wgt)
-            tr.rect = rect_from_landmarks(r.out.landmarks)
-            tr.age += 1
-            tr.observe(r.out.landmarks, r.size, stamp)
-            if tr.rect.is_valid():
-                kept_tracks.append(tr)
-        self._tracks = kept_tracks
+        self._tracks, self._lost, self._next_id = update_tracks(
+            results, self._tracks, self._lost, stamp, self._next_id,
+            self.handedness_decay, self.lost_track_memory_s, self.revive_distance,
+        )
 
         results.sort(key=lambda r: r.cand.track.track_id)  # stable output order: older tracks first
         sides = self._sides(results, [r.cand.track.evidence for r in results])
         return [self._to_keypoints(r, s, p, r.cand.track.track_id, w, h) for r, (s, p) in zip(results, sides)]
-
-
-# --------------------------------------------------------------------------------------------------
-# MediaPipe alone
-
-
-class MediaPipeHandsBaseline:
-    """``mediapipe.solutions.hands.Hands`` (model_complexity 1) on the same frames, same outputs.
-
-    Only the output format is ours: handedness mapped to our non-mirrored convention, keypoints in
-    px, world landmarks as ``landmarks_3d``. MediaPipe's solution API exposes neither the presence
-    score nor track ids, so ``score`` and ``confidence`` are the handedness score of the hand's label
-    (what MediaPipe reports as its confidence) and ``track_id`` is the hand's index in the list.
-    ``still=True`` uses a separate ``static_image_mode`` instance.
-    """
-
-    def __init__(
-        self,
-        max_hands: int = 2,
-        min_detection_score: float = 0.5,
-        min_presence: float = 0.5,
-        model_complexity: int = 1,
-        max_image_side: int = DEFAULT_MAX_IMAGE_SIDE,
-        max_image_pixels: int = DEFAULT_MAX_IMAGE_PIXELS,
-    ) -> None:
-        # fail early with the same message as the tracker if the wheel lacks the models
-        mediapipe_model_path(PALM_MODEL)
-        mediapipe_model_path(LANDMARK_MODEL)
-        try:
-            from mediapipe.python.solutions import hands as mp_hands
-        except Exception as exc:  # pragma: no cover - depends on the install
-            raise ImportError(
-                f"mediapipe.solutions.hands is not available ({exc}): pip install {MEDIAPIPE_REQUIREMENT}"
-            ) from exc
-        self._mp_hands = mp_hands
-        self.max_hands = int(max_hands)
-        self.min_detection_score = float(min_detection_score)
-        self.min_presence = float(min_presence)
-        self.model_complexity = int(model_complexity)
-        self.max_image_side = int(max_image_side)
-        self.max_image_pixels = int(max_image_pixels)
-        self._video = None
-        self._still = None
-        self._last_stamp: int | None = None
-
-    def _make(self, static: bool):
-        return self._mp_hands.Hands(
-            static_image_mode=static,
-            max_num_hands=self.max_hands,
-            model_complexity=self.model_complexity,
-            min_detection_confidence=self.min_detection_score,
-            min_tracking_confidence=self.min_presence,
-        )
-
-    def reset(self) -> None:
-        if self._video is not None:
-            self._video.close()
-        self._video = None
-        self._last_stamp = None
-
-    def close(self) -> None:
-        self.reset()
-        if self._still is not None:
-            self._still.close()
-            self._still = None
-
-    def __del__(self) -> None:  # pragma: no cover - best effort
-        try:
-            self.close()
-        except Exception:
-            pass
-
-    def process(self, image_rgb: np.ndarray, stamp_ns: int, still: bool = False) -> list[Keypoints2D]:
-        image = prepare_image(image_rgb, self.max_image_side, self.max_image_pixels)
-        stamp = _check_stamp(stamp_ns)
-        if still:
-            if self._still is None:
-                self._still = self._make(True)
-            solution = self._still
-        else:
-            if self._last_stamp is not None and stamp < self._last_stamp:
-                warnings.warn("stamp went backwards: MediaPipe tracking reset", RuntimeWarning, stacklevel=2)
-                self.reset()
-            self._last_stamp = stamp
-            if self._video is None:
-                self._video = self._make(False)
-            solution = self._video
-        res = solution.process(image)
-        h, w = image.shape[:2]
-        hands: list[Keypoints2D] = []
-        if not res.multi_hand_landmarks:
-            return hands
-        worlds = res.multi_hand_world_landmarks or [None] * len(res.multi_hand_landmarks)
-        for i, (lms, handed, world) in enumerate(zip(res.multi_hand_landmarks, res.multi_handedness, worlds)):
-            kp = np.array([[p.x * w, p.y * h] for p in lms.landmark], dtype=np.float64)
-            cls = handed.classification[0]
-            side = "right" if cls.label == "Left" else "left"  # MediaPipe assumes a mirrored image
-            score = float(cls.score)
-            inside = (kp[:, 0] >= 0) & (kp[:, 0] <= w) & (kp[:, 1] >= 0) & (kp[:, 1] <= h)
-            lo, hi = kp.min(0), kp.max(0)
-            bbox = np.array([np.clip(lo[0], 0, w), np.clip(lo[1], 0, h), np.clip(hi[0], 0, w), np.clip(hi[1], 0, h)])
-            l3 = None if world is None else np.array([[p.x, p.y, p.z] for p in world.landmark], dtype=np.float64)
-            hands.append(
-                Keypoints2D(
-                    keypoints=kp,
-                    confidence=np.where(inside, 1.0, 0.5) * score,
-                    side=side,  # type: ignore[arg-type]
-                    side_score=score,
-                    score=score,
-                    bbox=bbox,
-                    landmarks_3d=l3,
-                    track_id=i,
-                )
-            )
-        return hands
-
-    __call__ = process
