@@ -48,7 +48,6 @@ from _common import emit, machine  # noqa: E402
 from hand_training.datasets_motion.common import MotionSequence  # noqa: E402
 from hand_training.forecasting import metrics as M  # noqa: E402
 
-MODEL_FPS = 30.0
 OBS_S, FUT_S = 0.5, 1.0
 
 
