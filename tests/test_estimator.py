@@ -160,8 +160,10 @@ def test_pipeline_forecasts_and_actions_at_its_rate():
     fc = with_forecast[-1].forecast
     traj = fc.samples[0].hands[0]
     assert traj.side == "right" and traj.joints.shape[1:] == (21, 3)
-    # the hand moves +x at 6 cm/s: the forecast continues that way
-    assert traj.wrist_position[-1, 0] > outs[-1].frame.hands[0].wrist_position[0]
+    # the hand moves +x at 6 cm/s: the forecast continues that way from the frame it was made on
+    # (later frames of the stream have moved on: the damped forecast travels only ~v / damping)
+    last = with_forecast[-1].frame.hands[0].wrist_position[0]
+    assert traj.wrist_position[0, 0] > last and traj.wrist_position[-1, 0] > traj.wrist_position[0, 0]
     assert with_forecast[-1].actions and with_forecast[-1].actions[0].taxonomy == "gestures"
 
 
