@@ -134,6 +134,10 @@ def load_trained(kind: str, out: Path):
         raise FileNotFoundError(f"no trained checkpoint {path} (train first)")
     model = load_ghtt(path) if kind == "ghtt" else load_diffusion(path)
     summary = dict(torch.load(path, map_location="cpu", weights_only=True).get("training", {}))
+    for name in ("pose_block.pt", "action_block.pt", "diffusion.pt"):  # the trainers' resume files
+        if (out / name).is_file():
+            st = torch.load(out / name, map_location="cpu", weights_only=True)
+            summary[name.removesuffix(".pt")] = {"epochs": st.get("epoch"), "steps": st.get("step")}
     summary.setdefault("seconds", float("nan"))
     return model, path, summary
 
@@ -301,7 +305,7 @@ def main(argv: list[str] | None = None) -> int:
         model, ckpt_path, summary = load_trained(kind, out)
         report = json.loads((out / "report.json").read_text())
         exported = export_onnx(kind, ckpt_path, model, out)
-        model_card(out, kind, conf, info, report.get("training", summary), report, exported)
+        model_card(out, kind, conf, info, {**summary, **report.get("training", {})}, report, exported)
         print(json.dumps({"exported": exported}, default=str))
         return 0
     if args.eval_only:
