@@ -185,8 +185,11 @@ def run(conf: dict, out: str | Path, data: str | Path, progress: bool = True, co
                                         conf.get("cv_protocols", ["loso"]) if conf.get("cv", True) else [])
     if rank != 0:
         return res
-    best, by = _select(res["models"])
+    select_by = conf.get("select_by", "loso")
+    best, by = _select(res["models"], _cv_key(select_by))
     res["selected"] = {"model": best, "by": by}
+    for protocol in conf.get("cv_protocols", ["loso"]) if conf.get("cv", True) else []:
+        res[f"best_by_{protocol}"] = _select(res["models"], _cv_key(protocol))[0]
     shutil.copyfile(out / f"{best}.pt", out / "recognizer.pt")
     _write_outputs(res, split, out, conf, command, config_path)
     return res
@@ -247,12 +250,13 @@ def _ensemble_cv(members: list[str], models: dict, split: Split, out: Path, prot
             "confusion_pred": preds.tolist()}
 
 
-def _select(models: dict) -> tuple[str, str]:
-    """The model with the best CV top-1 over the folds every model finished (else test top-1)."""
-    common = set.intersection(*[set(e.get("cv", {}).get("folds", {})) for e in models.values()])
+def _select(models: dict, key: str = "cv") -> tuple[str, str]:
+    """The model with the best CV top-1 (``key``: 'cv' = LOSO, 'cv_repetition') over the folds
+    every model finished (else test top-1)."""
+    common = set.intersection(*[set(e.get(key, {}).get("folds", {})) for e in models.values()])
     if common:
         def score(e):
-            f = e["cv"]["folds"]
+            f = e[key]["folds"]
             return sum(f[s]["top1"] * f[s]["sequences"] for s in common) / sum(f[s]["sequences"] for s in common)
         return max(models, key=lambda k: score(models[k])), f"CV top-1 over the folds {sorted(common)}"
     return max(models, key=lambda k: models[k].get("test", {}).get("top1") or -1.0), "test-half top-1 (no CV folds)"
