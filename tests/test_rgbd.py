@@ -325,13 +325,53 @@ def test_per_joint_depth_keeps_bone_lengths(frame):
     d = frame.depth.copy()
     u, v = np.round(h.keypoints_2d[tip]).astype(int)
     d[v - 2:v + 3, u - 2:u + 3] += 0.03  # the depth beside the fingertip (e.g. a 2D miss): 3 cm behind it
-    wide = DepthPlacementConfig(min_spread_m=0.05)  # the shape-agreement gate lets it through here
+    # by default the shape-agreement gate rejects it: it neither moves nor bounds the tip
+    res = place_with_depth(h.joints_3d, h.keypoints_2d, np.ones(21), d)
+    assert not res.inliers[tip] and abs(res.joints[tip, 2] - h.joints_3d[tip, 2]) < 0.01
+    # with a wide shape gate it gets through, and the bone check alone rejects it (surface bound off)
+    wide = DepthPlacementConfig(min_spread_m=0.05, surface_bound=False)
     res = place_with_depth(h.joints_3d, h.keypoints_2d, np.ones(21), d, config=wide)
     assert res.inliers[tip]
     assert abs(res.joints[tip, 2] - h.joints_3d[tip, 2]) < 0.01  # rejected: it would stretch the last bone
     free = place_with_depth(h.joints_3d, h.keypoints_2d, np.ones(21), d,
-                            config=DepthPlacementConfig(min_spread_m=0.05, bone_tolerance=0))
+                            config=DepthPlacementConfig(min_spread_m=0.05, bone_tolerance=0, surface_bound=False))
     assert free.joints[tip, 2] - h.joints_3d[tip, 2] > 0.015
+
+
+def test_wrist_uses_its_own_depth_when_the_shape_puts_it_off(frame):
+    """The monocular shape's wrist depth relative to the fingers can be centimetres off; its scale
+    vote is then rejected, but the wrist (what a robot reaches for) must still take its own depth
+    (it was left at the shape's depth: 5 cm off here)."""
+    h = _visible_hand(frame)
+    g = h.joints_3d
+    mono = g.copy()
+    mono[0] = g[0] * (g[0, 2] - 0.05) / g[0, 2]  # the wrist 5 cm too near, on its ray
+    for depth in (frame.depth, frame.noisy_depth()):
+        res = place_with_depth(mono, h.keypoints_2d, np.ones(21), depth)
+        assert not res.inliers[0]  # the scale vote disagrees with the hand's (wrong) shape ...
+        assert abs(res.depth - g[0, 2]) < 0.01  # ... its own depth places it
+        assert np.linalg.norm(res.joints - g, axis=1).mean() < 0.006
+        assert np.allclose(res.joints[0, :2] / res.joints[0, 2], g[0, :2] / g[0, 2])  # on its ray
+
+
+def test_joint_without_its_own_depth_stays_behind_the_seen_surface(frame):
+    """A joint whose own depth the per-joint checks reject is not left in front of the surface the
+    camera sees at its keypoint (the surface is the first thing on the ray)."""
+    from hand_perception.core.depth_placement import DepthPlacementConfig
+
+    h = _visible_hand(frame)
+    g = h.joints_3d
+    tip = next(j for j in (8, 12, 16, 20, 4) if h.visibility[j] and h.visibility[j - 1])
+    mono = g.copy()
+    mono[tip] = g[tip] * (g[tip, 2] - 0.04) / g[tip, 2]  # the shape puts the tip 4 cm in front
+    cfg = DepthPlacementConfig(min_spread_m=0.1)  # a shape-agreement gate wide enough to keep the tip
+    res = place_with_depth(mono, h.keypoints_2d, np.ones(21), frame.depth, config=cfg)
+    assert res.inliers[tip]
+    seen = keypoint_depths(frame.depth, h.keypoints_2d[tip:tip + 1])[0][0]
+    assert res.joints[tip, 2] >= seen and abs(res.joints[tip, 2] - g[tip, 2]) < 0.01
+    off = place_with_depth(mono, h.keypoints_2d, np.ones(21), frame.depth,
+                           config=DepthPlacementConfig(min_spread_m=0.1, surface_bound=False))
+    assert off.inliers[tip] and off.joints[tip, 2] < seen - 0.02  # without the bound the bone check leaves it in front
 
 
 def test_depth_gate_waits_only_while_pairs_come_and_keeps_order():

@@ -26,7 +26,11 @@ surface-offset uncertainty, never below the votes' own scatter); it is fused wit
 estimate (uncertainty ``mono_std_m``, or ``mono_rel_std`` of the depth) by inverse variance.
 With ``per_joint`` each inlier joint's own depth is then fused with the scaled shape's depth for
 that joint (the monocular relative depths are the weakest part of the monocular shape), again by
-inverse variance, within ``joint_gate`` sigmas, moving the joint along its viewing ray.
+inverse variance, within ``joint_gate`` sigmas, moving the joint along its viewing ray. The wrist
+may use its own depth even when its scale vote was rejected (the monocular shape's wrist depth
+relative to the fingers is often centimetres off, and the published wrist is what a robot
+reaches for). An inlier joint whose own depth is not used is kept behind the surface seen at its
+keypoint (``surface_bound``; an occluded joint's depth is the occluder's: only a bound).
 ``source`` says what placed the hand: ``"monocular"`` (no usable depth: the reason is given),
 ``"depth"`` (the monocular estimate carried under 5 % of the weight) or ``"fused"``.
 """
@@ -74,6 +78,7 @@ class DepthPlacementConfig:
     shape_std_m: float = 0.03  # 1-sigma of a joint's depth relative to the wrist in the monocular shape
     joint_gate: float = 3.0  # per-joint correction only within this many combined sigmas
     bone_tolerance: float = 0.25  # ... and only while the bone to the parent keeps its length within this (0: off)
+    surface_bound: bool = True  # a joint whose own depth is not used is never placed in front of the seen surface
 
 
 @dataclass
@@ -210,37 +215,56 @@ def place_with_depth(
     out = X * s
     depth_std = s_std * z_w
     if cfg.per_joint:
-        out, wrist_std = _per_joint_depths(X, out, s_std, surf, inl, cfg)
+        # the wrist (the chain's root) may use its own depth although its scale vote was rejected: the
+        # monocular shape's wrist depth relative to the fingers is often centimetres off
+        fuse = inl.copy()
+        fuse[0] = use[0]
+        out, wrist_std = _per_joint_depths(X, out, s_std, surf, fuse, inl, cfg)
         if np.isfinite(wrist_std):  # plus the correlated part (surface offsets, calibration, the fit after)
             depth_std = float(min(depth_std, np.hypot(wrist_std, cfg.common_std_m)))
     return DepthPlacement(joints=out, scale=float(s), depth=float(out[0, 2]), depth_std=depth_std,
                           source=source, inliers=inl, depth_scale=s_depth)
 
 
-def _per_joint_depths(X: np.ndarray, scaled: np.ndarray, s_std: float, surf: np.ndarray, inl: np.ndarray,
-                      cfg: DepthPlacementConfig) -> tuple[np.ndarray, float]:
-    """Each inlier joint's own depth fused with the scaled shape's depth for it (inverse variance),
-    moved along its viewing ray so its projection stays on the keypoint. A correction is kept only
-    within ``joint_gate`` sigmas and while the bone to its parent keeps its length within
-    ``bone_tolerance`` (depth sampled beside a finger, e.g. after a 2D miss, would bend it).
+def _per_joint_depths(X: np.ndarray, scaled: np.ndarray, s_std: float, surf: np.ndarray, fuse: np.ndarray,
+                      bound: np.ndarray, cfg: DepthPlacementConfig) -> tuple[np.ndarray, float]:
+    """Each joint's own depth fused with the scaled shape's depth for it (inverse variance), moved
+    along its viewing ray so its projection stays on the keypoint.
+
+    X (21, 3) the monocular joints, scaled (21, 3) them after the fused scale (camera frame, m);
+    surf (21,) the surface depth at each keypoint (m, NaN: none); fuse (21,) bool: joints whose own
+    depth may be fused; bound (21,) bool: joints whose surface depth bounds them (the scale inliers).
+    A joint's own depth is used within ``joint_gate`` sigmas and while the bone to its parent keeps
+    its length within ``bone_tolerance`` (depth sampled beside a finger, e.g. after a 2D miss, would
+    bend it). A bounded joint whose own depth is not used is never left in front of the surface the
+    camera sees at its keypoint (``surface_bound``: that surface is the first thing on the ray; an
+    occluded joint lies behind it, the monocular shape often puts it in front).
     Returns (joints (21, 3), 1-sigma of the wrist depth or NaN when the wrist kept the shape's)."""
     out = scaled.copy()
-    z_prior = scaled[:, 2]
-    var_prior = cfg.shape_std_m ** 2 + (s_std * X[:, 2]) ** 2
     z_meas = np.nan_to_num(surf + SURFACE_OFFSET_M, nan=-1.0)
     var_meas = (cfg.noise_floor_m + cfg.noise_coeff * z_meas ** 2) ** 2 + cfg.surface_std_m ** 2
-    ok = inl & (z_meas > 0) & (np.abs(z_meas - z_prior) <= cfg.joint_gate * np.sqrt(var_prior + var_meas))
-    z_new = (z_prior / var_prior + z_meas / var_meas) / (1.0 / var_prior + 1.0 / var_meas)
     bone = np.linalg.norm(scaled[1:] - scaled[PARENTS[1:]], axis=1)  # shape's bone lengths (joints 1..20)
+    wrist_std = float("nan")
+
+    def _bone_ok(j: int, point: np.ndarray) -> bool:  # the bone to the parent keeps its length
+        if j == 0 or cfg.bone_tolerance <= 0:
+            return True
+        return abs(np.linalg.norm(point - out[PARENTS[j]]) / max(bone[j - 1], 1e-6) - 1.0) <= cfg.bone_tolerance
+
     for j in range(len(X)):  # parents come first in our joint order
-        if not ok[j]:
-            continue
-        cand = scaled[j] * (z_new[j] / z_prior[j])
-        if j > 0 and cfg.bone_tolerance > 0:
-            length = np.linalg.norm(cand - out[PARENTS[j]])
-            if abs(length / max(bone[j - 1], 1e-6) - 1.0) > cfg.bone_tolerance:
-                ok[j] = False
+        ray = scaled[j] / scaled[j, 2]
+        # the joint's own depth, fused with the scaled shape's depth for it (the shape's relative depths are weak)
+        z_shape = float(scaled[j, 2])
+        var_shape = cfg.shape_std_m ** 2 + (s_std * X[j, 2]) ** 2
+        if fuse[j] and z_meas[j] > 0 and abs(z_meas[j] - z_shape) <= cfg.joint_gate * np.sqrt(var_shape + var_meas[j]):
+            z_new = (z_shape / var_shape + z_meas[j] / var_meas[j]) / (1.0 / var_shape + 1.0 / var_meas[j])
+            if _bone_ok(j, ray * z_new):
+                out[j] = ray * z_new
+                if j == 0:
+                    wrist_std = float(np.sqrt(1.0 / (1.0 / var_shape + 1.0 / var_meas[j])))
                 continue
-        out[j] = cand
-    wrist_std = float(np.sqrt(1.0 / (1.0 / var_prior[0] + 1.0 / var_meas[0]))) if ok[0] else float("nan")
+        z = z_shape
+        if cfg.surface_bound and bound[j] and z_meas[j] > z:
+            z = float(z_meas[j])
+        out[j] = ray * z
     return out, wrist_std
