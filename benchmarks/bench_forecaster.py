@@ -43,8 +43,8 @@ def _stream(data: Path, seconds: float, fps: float = 30.0) -> np.ndarray:
             while len(out) < n:
                 out = np.concatenate([out, out])
             return out[:n]
-    except (OSError, ValueError):
-        pass
+    except (OSError, ValueError) as exc:
+        print(f"note: no FPHA test half under {data} ({exc}); timing on a synthetic stream", file=sys.stderr)
     from hand_models.networks.ghtt.representation import template_joints
 
     t = np.arange(n)[:, None, None] / fps
