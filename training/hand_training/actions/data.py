@@ -21,9 +21,9 @@ import numpy as np
 from scipy.spatial.transform import Rotation
 
 from ..datasets_motion.fpha import FPS, read_skeleton
+from ..forecasting.fpha_split import SPLIT_FILE, read_split_file
 
 TAXONOMY = "fpha"
-SPLIT_FILE = "data_split_action_recognition.txt"
 
 
 @dataclass
@@ -47,21 +47,13 @@ class Split:
 
 
 def read_split(path: str | Path) -> tuple[dict[str, tuple[str, int]], list[str]]:
-    """-> ({'Subject_1/open_milk/2': ('train' | 'test', label_id)}, labels ordered by label_id)."""
-    entries: dict[str, tuple[str, int]] = {}
+    """-> ({'Subject_1/open_milk/2': ('train' | 'test', label_id)}, labels ordered by label_id).
+
+    The file is parsed by :func:`hand_training.forecasting.fpha_split.read_split_file`; this adds the
+    label names (the action folder of each id's first entry) and checks the ids run 0..n-1."""
+    entries = read_split_file(path)
     names: dict[int, str] = {}
-    part = None
-    for raw in Path(path).read_text().splitlines():
-        words = raw.split()
-        if not words:
-            continue
-        if words[0] in ("Training", "Test") and len(words) == 2:
-            part = "train" if words[0] == "Training" else "test"
-            continue
-        if part is None or len(words) != 2:
-            raise ValueError(f"{path}: unexpected line {raw!r}")
-        name, lab = words[0], int(words[1])
-        entries[name] = (part, lab)
+    for name, (_, lab) in entries.items():
         names.setdefault(lab, name.split("/")[1])
     if not entries:
         raise ValueError(f"{path}: no sequences listed")
