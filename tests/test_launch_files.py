@@ -101,7 +101,8 @@ def test_nodes_are_lifecycle_nodes_with_transitions():
     methods = {n.name for n in cls.body if isinstance(n, ast.FunctionDef)}
     assert {"on_configure", "on_activate", "on_deactivate", "on_cleanup", "on_shutdown", "on_error"} <= methods
     assert any(isinstance(b, ast.Name) and b.id == "LifecycleNode" for b in cls.bases)
-    text = (PKG / "hand_perception" / "nodes" / "common.py").read_text()
+    text = "".join((PKG / "hand_perception" / "nodes" / name).read_text()  # common.py and the modules it uses
+                   for name in ("common.py", "parts.py", "ros_params.py"))
     for needle in ("qos_profile_sensor_data", "FloatingPointRange", "IntegerRange", "TransformBroadcaster",
                    "create_lifecycle_publisher", "trigger_configure", "trigger_activate"):
         assert needle in text, needle

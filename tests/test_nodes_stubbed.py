@@ -682,7 +682,8 @@ def _fake_ros_modules() -> dict[str, types.ModuleType]:
     return mods
 
 
-NODE_MODULES = ("hand_perception.nodes.common", "hand_perception.nodes.hand_estimator",
+NODE_MODULES = ("hand_perception.nodes.ros_params", "hand_perception.nodes.parts",
+                "hand_perception.nodes.common", "hand_perception.nodes.hand_estimator",
                 "hand_perception.nodes.hand_forecaster", "hand_perception.nodes.hand_perception_node")
 
 
