@@ -1,13 +1,13 @@
 """hand_forecaster with an action recogniser configured (``pipeline.forecast.recognizer``) publishes
 per-hand ActionEstimates of the checkpoint's taxonomy; checked against the rclpy stand-in of
-tests/test_nodes_stubbed.py with a small randomly initialised checkpoint made here."""
+tests/rclpy_standin.py with a small randomly initialised checkpoint made here."""
 
 from __future__ import annotations
 
 import numpy as np
 import torch
 
-from test_nodes_stubbed import T0, Parameter, TransitionCallbackReturn, pub, rclpy_context, ros, sub, wait  # noqa: F401
+from rclpy_standin import T0, Parameter, TransitionCallbackReturn, pub, rclpy_context, ros, sub, wait  # noqa: F401
 
 
 def _random_fpha_checkpoint(path) -> str:

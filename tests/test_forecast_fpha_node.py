@@ -1,6 +1,6 @@
 """hand_forecaster with a learned FPHA-style checkpoint configured (``pipeline.forecast.model`` +
 ``checkpoint``) publishes the learned model's K-sample forecasts at the configured rate; checked
-against the rclpy stand-in of tests/test_nodes_stubbed.py with a tiny checkpoint made by the FPHA
+against the rclpy stand-in of tests/rclpy_standin.py with a tiny checkpoint made by the FPHA
 training code's saver (same fields as a train_fpha checkpoint)."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from test_nodes_stubbed import T0, Parameter, TransitionCallbackReturn, pub, rclpy_context, ros, sub, wait  # noqa: F401
+from rclpy_standin import T0, Parameter, TransitionCallbackReturn, pub, rclpy_context, ros, sub, wait  # noqa: F401
 
 
 def test_forecaster_node_publishes_learned_forecasts(ros, tmp_path):

@@ -1,4 +1,4 @@
-"""RGB-D in the estimator node, against the rclpy stand-in of ``test_nodes_stubbed`` plus a
+"""RGB-D in the estimator node, against the rclpy stand-in of ``rclpy_standin`` plus a
 message_filters stand-in with the Jazzy Python API (``Subscriber(node, msg_type, topic,
 qos_profile=...)``, ``ApproximateTimeSynchronizer(fs, queue_size, slop)``, ``registerCallback``).
 
@@ -16,7 +16,7 @@ import types
 import numpy as np
 import pytest
 
-from test_nodes_stubbed import (  # noqa: F401 - fixtures used by name
+from rclpy_standin import (  # noqa: F401 - fixtures used by name
     T0,
     Parameter,
     _active_estimator,
@@ -31,7 +31,7 @@ from test_nodes_stubbed import (  # noqa: F401 - fixtures used by name
 )
 
 # the same skip as there: with rclpy installed the nodes are tested for real in tests/ros/
-from test_nodes_stubbed import pytestmark  # noqa: E402,F401
+from rclpy_standin import pytestmark  # noqa: E402,F401
 
 
 class _SimpleFilter:

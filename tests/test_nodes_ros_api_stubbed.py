@@ -23,7 +23,7 @@ import pytest
 
 import tf2_standin
 from test_nodes_depth_stubbed import depth_msg, message_filters_standin, rgbd  # noqa: F401 - fixtures
-from test_nodes_stubbed import (  # noqa: F401 - fixtures used by name
+from rclpy_standin import (  # noqa: F401 - fixtures used by name
     T0,
     Parameter,
     TransitionCallbackReturn,
@@ -38,7 +38,7 @@ from test_nodes_stubbed import (  # noqa: F401 - fixtures used by name
     sub,
     wait,
 )
-from test_nodes_stubbed import pytestmark  # noqa: E402,F401 - the same skip where rclpy exists
+from rclpy_standin import pytestmark  # noqa: E402,F401 - the same skip where rclpy exists
 
 
 def test_rclpy_shutdown_mid_frame_returns_at_once_and_stays_quiet(ros, rendered, monkeypatch):
@@ -87,7 +87,7 @@ def test_rclpy_shutdown_mid_frame_returns_at_once_and_stays_quiet(ros, rendered,
 def test_context_lock_is_held_during_on_shutdown_callbacks():
     """The stand-in's Context behaves like rclpy's: ok() from another thread waits for the
     callbacks; ok() from a callback is refused (rclpy would deadlock)."""
-    from test_nodes_stubbed import Context
+    from rclpy_standin import Context
 
     ctx = Context()
     ctx.init()
@@ -217,7 +217,7 @@ def test_a_failing_pair_callback_does_not_block_later_pairs(ros, rgbd, message_f
 def test_a_failing_diagnostics_timer_is_logged_not_raised(ros, monkeypatch):
     """rclpy's SingleThreadedExecutor re-raises timer callback exceptions out of spin() (the
     process ends): the diagnostics timer logs its failure and the next tick works again."""
-    from test_nodes_stubbed import _diag
+    from rclpy_standin import _diag
 
     node = _active_estimator(ros)
     try:

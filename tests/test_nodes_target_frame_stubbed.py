@@ -1,5 +1,5 @@
 """target_frame in the nodes (issue 11, robot frames), against the rclpy stand-in of
-``test_nodes_stubbed`` plus the tf2_ros stand-in of ``tf2_standin`` (Buffer, TransformListener,
+``rclpy_standin`` plus the tf2_ros stand-in of ``tf2_standin`` (Buffer, TransformListener,
 tf2's exception types and messages).
 
 Transforms arrive on /tf_static and /tf like in a robot graph; hands, markers and forecasts come
@@ -15,7 +15,7 @@ import pytest
 from scipy.spatial.transform import Rotation
 
 import tf2_standin
-from test_nodes_stubbed import (  # noqa: F401 - fixtures used by name
+from rclpy_standin import (  # noqa: F401 - fixtures used by name
     T0,
     Parameter,
     TransitionCallbackReturn,
@@ -29,7 +29,7 @@ from test_nodes_stubbed import (  # noqa: F401 - fixtures used by name
     sub,
     wait,
 )
-from test_nodes_stubbed import pytestmark  # noqa: E402,F401 - the same skip where rclpy exists
+from rclpy_standin import pytestmark  # noqa: E402,F401 - the same skip where rclpy exists
 
 DT = 33_333_333
 ROT = Rotation.from_euler("xyz", [-90.0, 0.0, -90.0], degrees=True)  # optical frame -> base_link axes
