@@ -95,16 +95,11 @@ def measure_rgbd(
     sources: Counter = Counter()
     seconds = {m: 0.0 for m in modes}
     frames = 0
-    tracker = None
     per_seq: dict[str, dict[int, float | None]] = {m: {} for m in modes}
     for seed in seeds:
         start = {m: len(acc[m].errors_3d) for m in modes}
         seq = SyntheticSequence(int(num_frames), int(width), int(height), fps=fps, seed=int(seed))
-        estimators = {}
-        for m in modes:
-            est = HandEstimator(cfg.estimator, cfg.temporal, tracker=tracker)
-            tracker = None
-            estimators[m] = est
+        estimators = {m: HandEstimator(cfg.estimator, cfg.temporal) for m in modes}
         for i in range(len(seq)):
             fr = seq[i]
             intr = CameraIntrinsics(K=fr.K, dist=fr.dist, width=width, height=height)
