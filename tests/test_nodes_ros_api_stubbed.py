@@ -22,7 +22,7 @@ import numpy as np
 import pytest
 
 import tf2_standin
-from test_nodes_depth_stubbed import depth_msg, message_filters_standin, rgbd  # noqa: F401 - fixtures
+from message_filters_standin import depth_msg, message_filters_standin, rgbd  # noqa: F401 - fixtures
 from rclpy_standin import (  # noqa: F401 - fixtures used by name
     T0,
     Parameter,
