@@ -39,12 +39,14 @@ class _WristDepth:
             vis = g["visibility"]
             if vis.sum() < 3:
                 continue
-            cands = [h for h in result.hands if h.is_observed]
-            if not cands:
+            dists = [(float(np.median(np.linalg.norm(h.keypoints_2d[vis] - g["keypoints_2d"][vis], axis=1))), k)
+                     for k, h in enumerate(result.hands) if h.is_observed]
+            if not dists:
                 continue
-            h = min(cands, key=lambda h: float(np.median(np.linalg.norm(h.keypoints_2d[vis] - g["keypoints_2d"][vis], 1))))
+            best_d, k = min(dists)  # the nearest observed hand (the first of equals)
+            h = result.hands[k]
             size = np.ptp(g["keypoints_2d"][vis], axis=0).max()
-            if np.median(np.linalg.norm(h.keypoints_2d[vis] - g["keypoints_2d"][vis], axis=1)) > 0.5 * size:
+            if best_d > 0.5 * size:
                 continue
             if not np.isfinite(h.joints).all():
                 continue
