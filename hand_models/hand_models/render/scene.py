@@ -75,6 +75,7 @@ from hand_models.render.motion import (
     separate_tracks,
 )
 from hand_models.render.rasterizer import Fragments, supersampled_intrinsics
+from hand_models.render.scene_depth import nearest_depth, wall_depth
 from hand_models.render.shading import (
     linear_to_srgb8,
     random_lighting,
@@ -422,10 +423,7 @@ class SyntheticSequence(Sequence[SyntheticFrame]):
         H, W = self.height, self.width
         wall = getattr(self, "_wall", None)
         if wall is None:  # static: the camera drift only pans the background
-            yy, xx = np.mgrid[0:H, 0:W].astype(np.float64)
-            xn, yn = (xx - self.K[0, 2]) / self.K[0, 0], (yy - self.K[1, 2]) / self.K[1, 1]
-            a, b = self._wall_tilt
-            wall = self._wall = (self.wall_z / np.clip(1.0 + a * xn + b * yn, 0.3, None)).astype(np.float32)
+            wall = self._wall = wall_depth(self.K, W, H, self.wall_z, self._wall_tilt)
         person = getattr(self, "_person_depth", None)
         if person is not None:
             crop = person[self.margin + dy:self.margin + dy + H, self.margin + dx:self.margin + dx + W]
@@ -435,10 +433,7 @@ class SyntheticSequence(Sequence[SyntheticFrame]):
     def _depth_image(self, fr: Fragments, ss: int, dx: int, dy: int) -> np.ndarray:
         """(H, W) float32 depth of frame fragments ``fr`` (rendered at ``ss`` x): per output pixel the
         nearest surface among its ``ss x ss`` samples, the background depth where none is covered."""
-        H, W = self.height, self.width
-        z = fr.depth[:H * ss, :W * ss].reshape(H, ss, W, ss).min(axis=(1, 3))
-        bg = self.background_depth(dx, dy)
-        return np.where(np.isfinite(z), z, bg).astype(np.float32)
+        return nearest_depth(fr.depth, ss, self.width, self.height, self.background_depth(dx, dy))
 
     def _hand_attrs(self, side: str) -> np.ndarray:
         m = self._models[side]
