@@ -39,24 +39,22 @@ def ros_context():
     rclpy.try_shutdown()
 
 
-def _image(rgb, stamp_ns: int) -> Image:
-    f = encode_image(rgb, "rgb8")
+def _image_msg(f: dict, stamp_ns: int) -> Image:
+    """An Image from the fields of ``encode_image``/``encode_depth``, in frame ``cam``."""
     msg = Image()
     msg.header.stamp = stamp_to_time(stamp_ns, TYPES)
     msg.header.frame_id = "cam"
     msg.height, msg.width, msg.encoding = int(f["height"]), int(f["width"]), f["encoding"]
     msg.is_bigendian, msg.step, msg.data = int(f["is_bigendian"]), int(f["step"]), f["data"].tobytes()
     return msg
+
+
+def _image(rgb, stamp_ns: int) -> Image:
+    return _image_msg(encode_image(rgb, "rgb8"), stamp_ns)
 
 
 def _depth(depth_m, stamp_ns: int) -> Image:
-    f = encode_depth(depth_m, "16UC1")
-    msg = Image()
-    msg.header.stamp = stamp_to_time(stamp_ns, TYPES)
-    msg.header.frame_id = "cam"
-    msg.height, msg.width, msg.encoding = int(f["height"]), int(f["width"]), f["encoding"]
-    msg.is_bigendian, msg.step, msg.data = int(f["is_bigendian"]), int(f["step"]), f["data"].tobytes()
-    return msg
+    return _image_msg(encode_depth(depth_m, "16UC1"), stamp_ns)
 
 
 def _info(K, stamp_ns: int, w: int, h: int) -> CameraInfo:
