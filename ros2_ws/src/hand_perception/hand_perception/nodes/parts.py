@@ -73,19 +73,15 @@ class EstimatorPart:
     def activate(self) -> None:
         node = self.node
         topics = {t.name: t for t in nl.TOPICS["hand_estimator"]}
-        if self.depth is not None:  # colour + depth paired by message_filters (nodes/depth_input.py)
-            kind, name = (("image_compressed", "image/compressed") if self.params["image_transport"] == "compressed"
-                          else ("image", "image"))
-            self._subs.extend(self.depth.activate(self._msg_types["compressed" if kind == "image_compressed" else "image"],
-                                                  name, kind, qos_profile(topics[name].qos)))
-        elif self.params["image_transport"] == "compressed":
-            self._subs.append(node.create_subscription(
-                self._msg_types["compressed"], "image/compressed", lambda m: node.enqueue("image_compressed", m),
-                qos_profile(topics["image/compressed"].qos)))
+        if self.params["image_transport"] == "compressed":
+            kind, name, msg_type = "image_compressed", "image/compressed", self._msg_types["compressed"]
         else:
-            self._subs.append(node.create_subscription(
-                self._msg_types["image"], "image", lambda m: node.enqueue("image", m),
-                qos_profile(topics["image"].qos)))
+            kind, name, msg_type = "image", "image", self._msg_types["image"]
+        qos = qos_profile(topics[name].qos)
+        if self.depth is not None:  # colour + depth paired by message_filters (nodes/depth_input.py)
+            self._subs.extend(self.depth.activate(msg_type, name, kind, qos))
+        else:
+            self._subs.append(node.create_subscription(msg_type, name, lambda m: node.enqueue(kind, m), qos))
         # CameraInfo is tiny: converted in the callback so the worker always sees the latest one
         self._subs.append(node.create_subscription(
             self._msg_types["camera_info"], "camera_info", self._on_camera_info,
