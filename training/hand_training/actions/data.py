@@ -21,6 +21,7 @@ import numpy as np
 from scipy.spatial.transform import Rotation
 
 from ..datasets_motion.fpha import FPS, read_skeleton
+from ..forecasting.fpha_data import mirror
 from ..forecasting.fpha_split import SPLIT_FILE, read_split_file
 
 TAXONOMY = "fpha"
@@ -154,7 +155,5 @@ def augment(joints: np.ndarray, fps: float, rng: np.random.Generator, cfg: Augme
     if cfg.drop_joint_p > 0:
         j[rng.random(j.shape[:3]) < cfg.drop_joint_p] = np.nan
     if rng.random() < cfg.mirror_p:
-        m = j[:, ::-1].copy()
-        m[..., 0] = -m[..., 0]
-        j = m
+        j = mirror(j)
     return j
