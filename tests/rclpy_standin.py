@@ -804,3 +804,39 @@ def _active_estimator(ros, **params):
     assert node.trigger_configure() == TransitionCallbackReturn.SUCCESS, node.get_logger().text("error")
     assert node.trigger_activate() == TransitionCallbackReturn.SUCCESS
     return node
+
+
+def main_interrupted_mid_frame(ros, rendered, monkeypatch, interrupt):
+    """Run ``hand_estimator.main([])`` as a fresh process would (rclpy not initialised yet) with an
+    executor whose ``spin`` autostarts the node, sends one frame and, while the model is inside
+    that frame, calls ``interrupt(node, gate)`` (``gate.set()`` lets the model finish; ``interrupt``
+    may raise, e.g. KeyboardInterrupt). Returns the node and the exceptions raised in threads."""
+    _Rclpy.try_shutdown()  # a fresh process: run_node initialises rclpy itself
+    thread_errors = []
+    monkeypatch.setattr(threading, "excepthook", thread_errors.append)
+    seen = {}
+
+    class Exec:
+        def add_node(self, node):
+            self.node = node
+
+        def spin(self):
+            node = seen["node"] = self.node
+            node.timers[0].fire()  # autostart
+            assert node.lifecycle_state == "active", node.get_logger().text("error")
+            inside, gate = threading.Event(), threading.Event()
+            real = node.pipeline.estimator.process
+
+            def blocked(*a, **kw):
+                inside.set()
+                gate.wait(10)
+                return real(*a, **kw)
+
+            node.pipeline.estimator.process = blocked
+            sub(node, "image").callback(image_msg(ros, rendered[0].image, T0))
+            assert inside.wait(10)
+            interrupt(node, gate)
+
+    monkeypatch.setattr(ros.common, "SingleThreadedExecutor", Exec)
+    assert ros.est.main([]) == 0
+    return seen["node"], thread_errors

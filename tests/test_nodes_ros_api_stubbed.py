@@ -31,6 +31,7 @@ from rclpy_standin import (  # noqa: F401 - fixtures used by name
     _Rclpy,
     image_msg,
     info_msg,
+    main_interrupted_mid_frame,
     pub,
     rclpy_context,
     rendered,
@@ -45,39 +46,16 @@ def test_rclpy_shutdown_mid_frame_returns_at_once_and_stays_quiet(ros, rendered,
     """rclpy.shutdown() while the worker is inside a frame: the shutdown must not wait for the
     worker (it holds the context lock the worker's context_ok() needs: a joining on_shutdown
     callback stalled it for the whole join timeout, 5 s); the frame's failed publish is quiet."""
-    _Rclpy.try_shutdown()  # a fresh process: run_node initialises rclpy itself
-    thread_errors = []
-    monkeypatch.setattr(threading, "excepthook", thread_errors.append)
     seen = {}
 
-    class Exec:
-        def add_node(self, node):
-            self.node = node
+    def interrupt(node, gate):
+        threading.Timer(0.2, gate.set).start()  # the frame finishes during the shutdown
+        start = time.monotonic()
+        node.context.shutdown()  # rclpy.shutdown(): callbacks under the context's lock
+        seen["shutdown_s"] = time.monotonic() - start
+        assert wait(lambda: node.worker is None or not node.worker.running, 10)
 
-        def spin(self):
-            node = seen["node"] = self.node
-            node.timers[0].fire()  # autostart
-            assert node.lifecycle_state == "active", node.get_logger().text("error")
-            inside, gate = threading.Event(), threading.Event()
-            real = node.pipeline.estimator.process
-
-            def blocked(*a, **kw):
-                inside.set()
-                gate.wait(10)
-                return real(*a, **kw)
-
-            node.pipeline.estimator.process = blocked
-            sub(node, "image").callback(image_msg(ros, rendered[0].image, T0))
-            assert inside.wait(10)
-            threading.Timer(0.2, gate.set).start()  # the frame finishes during the shutdown
-            start = time.monotonic()
-            node.context.shutdown()  # rclpy.shutdown(): callbacks under the context's lock
-            seen["shutdown_s"] = time.monotonic() - start
-            assert wait(lambda: node.worker is None or not node.worker.running, 10)
-
-    monkeypatch.setattr(ros.common, "SingleThreadedExecutor", Exec)
-    assert ros.est.main([]) == 0
-    node = seen["node"]
+    node, thread_errors = main_interrupted_mid_frame(ros, rendered, monkeypatch, interrupt)
     assert seen["shutdown_s"] < 1.0, f"rclpy.shutdown() took {seen['shutdown_s']:.1f} s"
     logged = "\n".join(m for level, m in node.get_logger().records if level in ("warning", "error"))
     assert "context" not in logged and "processing failed" not in logged, logged

@@ -21,6 +21,7 @@ from rclpy_standin import (  # noqa: F401 - fixtures used by name
     compressed_msg,
     image_msg,
     info_msg,
+    main_interrupted_mid_frame,
     pub,
     rclpy_context,
     rendered,
@@ -234,41 +235,16 @@ def test_ctrl_c_while_the_worker_publishes_is_quiet(ros, rendered, monkeypatch, 
     warning, no thread exception; the worker is stopped and main() returns 0."""
     import threading
 
-    _Rclpy.try_shutdown()  # a fresh process: run_node initialises rclpy itself
-    thread_errors = []
-    monkeypatch.setattr(threading, "excepthook", thread_errors.append)
-    seen = {}
+    def interrupt(node, gate):
+        if how == "context_shutdown":  # rclpy.shutdown(): on_shutdown callbacks run after rcl's shutdown
+            threading.Timer(0.3, gate.set).start()
+            node.context.shutdown()
+        else:  # rclpy's SIGINT handler: the rcl context is gone, then KeyboardInterrupt
+            node.context._ok = False
+            threading.Timer(0.3, gate.set).start()
+        raise KeyboardInterrupt
 
-    class Exec:
-        def add_node(self, node):
-            self.node = node
-
-        def spin(self):
-            node = seen["node"] = self.node
-            node.timers[0].fire()  # autostart
-            assert node.lifecycle_state == "active", node.get_logger().text("error")
-            inside, gate = threading.Event(), threading.Event()
-            real = node.pipeline.estimator.process
-
-            def blocked(*a, **kw):
-                inside.set()
-                gate.wait(10)
-                return real(*a, **kw)
-
-            node.pipeline.estimator.process = blocked
-            sub(node, "image").callback(image_msg(ros, rendered[0].image, T0))
-            assert inside.wait(10)
-            if how == "context_shutdown":  # rclpy.shutdown(): on_shutdown callbacks run after rcl's shutdown
-                threading.Timer(0.3, gate.set).start()
-                node.context.shutdown()
-            else:  # rclpy's SIGINT handler: the rcl context is gone, then KeyboardInterrupt
-                node.context._ok = False
-                threading.Timer(0.3, gate.set).start()
-            raise KeyboardInterrupt
-
-    monkeypatch.setattr(ros.common, "SingleThreadedExecutor", Exec)
-    assert ros.est.main([]) == 0
-    node = seen["node"]
+    node, thread_errors = main_interrupted_mid_frame(ros, rendered, monkeypatch, interrupt)
     logged = "\n".join(m for level, m in node.get_logger().records if level in ("warning", "error"))
     assert "context" not in logged and "Traceback" not in logged and "processing failed" not in logged, logged
     assert not thread_errors
