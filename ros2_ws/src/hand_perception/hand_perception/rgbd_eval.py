@@ -22,11 +22,6 @@ from typing import Any, Sequence
 import numpy as np
 
 
-def _gt_list(frame) -> list[dict]:
-    return [{"side": h.side, "joints_3d": h.joints_3d, "keypoints_2d": h.keypoints_2d, "visibility": h.visibility}
-            for h in frame.hands]
-
-
 class _WristDepth:
     """Mean absolute wrist-z error (m) of observed hands matched to ground truth by side and 2D."""
 
@@ -89,7 +84,7 @@ def measure_rgbd(
     from hand_perception.core.config import PipelineConfig
     from hand_perception.core.estimator import HandEstimator
     from hand_perception.core.types import CameraIntrinsics
-    from hand_perception.run import AccuracyTracker
+    from hand_perception.run import AccuracyTracker, ground_truth_hands
 
     cfg = pipeline_config or PipelineConfig()
     acc = {m: AccuracyTracker() for m in modes}
@@ -105,7 +100,7 @@ def measure_rgbd(
         for i in range(len(seq)):
             fr = seq[i]
             intr = CameraIntrinsics(K=fr.K, dist=fr.dist, width=width, height=height)
-            gt = _gt_list(fr)
+            gt = ground_truth_hands(fr)
             noisy = fr.noisy_depth(noise_config) if "rgbd" in modes else None
             for m, est in estimators.items():
                 t = time.perf_counter()

@@ -108,6 +108,13 @@ def video_frames(source: str | int, intrinsics: CameraIntrinsics | None, live: b
         cap.release()
 
 
+def ground_truth_hands(frame) -> list[dict]:
+    """Ground truth of a rendered frame's hands as :class:`AccuracyTracker` reads it: ``side``,
+    ``joints_3d`` (21, 3) m camera frame, ``keypoints_2d`` (21, 2) px, ``visibility`` (21,) bool."""
+    return [dict(side=h.side, joints_3d=np.asarray(h.joints_3d), keypoints_2d=np.asarray(h.keypoints_2d),
+                 visibility=np.asarray(h.visibility, dtype=bool)) for h in frame.hands]
+
+
 def demo_scene_frames(folder: Path, num_frames: int, seed: int = 0, depth: bool = False) -> Iterator[InputFrame]:
     """The project's own rendered two-hand scene, with exact ground truth (rendered on demand);
     ``depth``: with its registered depth through the RealSense-like error model."""
@@ -117,8 +124,7 @@ def demo_scene_frames(folder: Path, num_frames: int, seed: int = 0, depth: bool 
     for i, frame in enumerate(render_sequence(num_frames, seed=seed)):
         intr = CameraIntrinsics(K=np.asarray(frame.K, dtype=np.float64), dist=np.asarray(frame.dist, dtype=np.float64),
                                 width=frame.image.shape[1], height=frame.image.shape[0])
-        gt = [dict(side=h.side, joints_3d=np.asarray(h.joints_3d), keypoints_2d=np.asarray(h.keypoints_2d),
-                   visibility=np.asarray(h.visibility, dtype=bool)) for h in frame.hands]
+        gt = ground_truth_hands(frame)
         yield InputFrame(i, frame.image, int(frame.stamp_ns), intr, gt, depth=frame.noisy_depth() if depth else None)
 
 
