@@ -37,6 +37,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from scipy.spatial.transform import Rotation
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import emit, machine  # noqa: E402
@@ -45,23 +46,11 @@ from hand_perception.core.config import PipelineConfig  # noqa: E402
 from hand_perception.core.estimator import HandEstimator  # noqa: E402
 from hand_perception.core.placement import wrist_frame  # noqa: E402
 from hand_perception.core.types import CameraIntrinsics, FrameResult  # noqa: E402
+from hand_training.forecasting.metrics import pa_mpjpe  # noqa: E402
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 TARGETS = {"mono_stream_mpjpe_camera_mm": 35.0, "real_stills_mpjpe_camera_mm": 30.0,
            "rgbd_stream_mpjpe_camera_mm": 12.0, "reprojection_px": 2.0, "wrist_frame_deg": 1.0}
-
-
-def _pa_mpjpe(pred: np.ndarray, gt: np.ndarray) -> float:
-    """Procrustes-aligned (similarity) mean joint error of (21, 3) arrays (m)."""
-    mp, mg = pred.mean(0), gt.mean(0)
-    p, g = pred - mp, gt - mg
-    U, S, Vt = np.linalg.svd(p.T @ g)
-    d = np.sign(np.linalg.det(U @ Vt))
-    D = np.diag([1.0, 1.0, d])
-    R = U @ D @ Vt
-    scale = (S * np.diag(D)).sum() / max((p**2).sum(), 1e-12)
-    aligned = scale * p @ R + mg
-    return float(np.linalg.norm(aligned - gt, axis=1).mean())
 
 
 def project(points: np.ndarray, intr: CameraIntrinsics) -> np.ndarray:
@@ -73,13 +62,6 @@ def project(points: np.ndarray, intr: CameraIntrinsics) -> np.ndarray:
     dist = np.asarray(intr.dist, np.float64).reshape(-1)
     return project_points(torch.from_numpy(np.asarray(points, np.float64)), torch.from_numpy(np.asarray(intr.K, np.float64)),
                           torch.from_numpy(dist) if dist.size and np.any(dist != 0) else None).numpy()
-
-
-def _quat_to_matrix(q: np.ndarray) -> np.ndarray:
-    x, y, z, w = np.asarray(q, dtype=np.float64) / np.linalg.norm(q)
-    return np.array([[1 - 2 * (y * y + z * z), 2 * (x * y - z * w), 2 * (x * z + y * w)],
-                     [2 * (x * y + z * w), 1 - 2 * (x * x + z * z), 2 * (y * z - x * w)],
-                     [2 * (x * z - y * w), 2 * (y * z + x * w), 1 - 2 * (x * x + y * y)]])
 
 
 class MetricAccumulator:
@@ -131,7 +113,7 @@ class MetricAccumulator:
             reproj = np.linalg.norm(project(J, intr) - h.keypoints_2d, axis=1)
             self.v["reproj"].append(float(reproj.mean()))
             self.v["reproj_max"].append(float(reproj.max()))
-            R_pub = _quat_to_matrix(h.wrist_orientation_xyzw)
+            R_pub = Rotation.from_quat(np.asarray(h.wrist_orientation_xyzw, dtype=np.float64)).as_matrix()
             R_def = wrist_frame(J, h.side)
             cos = (np.trace(R_def.T @ R_pub) - 1.0) / 2.0
             self.v["wrist_deg"].append(float(np.degrees(np.arccos(np.clip(cos, -1.0, 1.0)))))
@@ -140,7 +122,7 @@ class MetricAccumulator:
             G = g["joints"]
             self.v["cam"].append(float(np.linalg.norm(J - G, axis=1).mean()))
             self.v["rel"].append(float(np.linalg.norm((J - J[0]) - (G - G[0]), axis=1).mean()))
-            self.v["pa"].append(_pa_mpjpe(J, G))
+            self.v["pa"].append(pa_mpjpe(J, G))
             dz = abs(float(J[0, 2] - G[0, 2]))
             self.v["wrist_z"].append(dz)
             std = float(getattr(h, "depth_std", float("nan")))
