@@ -7,7 +7,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from rclpy_standin import T0, Parameter, TransitionCallbackReturn, pub, rclpy_context, ros, sub, wait  # noqa: F401
+from rclpy_standin import (T0, Parameter, TransitionCallbackReturn, pub, pytestmark, rclpy_context, ros,  # noqa: F401
+                            sub, wait)
 
 
 def _random_fpha_checkpoint(path) -> str:
