@@ -37,7 +37,7 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Iterator, Sequence
 
@@ -48,6 +48,7 @@ from scipy.spatial.transform import Rotation
 from hand_models.fitting.anatomy import pose_from_angles
 from hand_models.joints import JOINT_NAMES
 from hand_models.render.background import make_background
+from hand_models.render.depth_noise import depth_to_16uc1, realsense_depth
 from hand_models.render.hand_mesh import (  # noqa: F401  (also re-exported: they lived here)
     _GROUP_TIPS,
     _mesh_parts,
@@ -136,8 +137,6 @@ class SyntheticFrame:
     def noisy_depth(self, config=None, seed: int | None = None) -> np.ndarray:
         """``depth`` through the RealSense-like error model (:mod:`.depth_noise`), float32 metres,
         0 where invalid; deterministic for this frame (``seed`` defaults to the frame index)."""
-        from hand_models.render.depth_noise import realsense_depth
-
         if self.depth is None:
             raise ValueError("this frame was rendered without depth (SceneConfig.depth is False)")
         return realsense_depth(self.depth, float(self.K[0, 0]), self.image,
@@ -585,7 +584,11 @@ def write_sequence(folder: str | os.PathLike, num_frames: int = 90, width: int =
     through the RealSense-like error model unless ``depth_noise`` is False. Returns the JSON path."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
+    if not depth:  # the depth image is not written: do not render it (colour frames do not depend on it)
+        config = replace(config or SceneConfig(), depth=False)
     seq = SyntheticSequence(num_frames, width, height, fps, seed, sides, config, model_dir)
+    if depth:
+        (folder / "depth").mkdir(exist_ok=True)
     writer = None
     video_name = None
     if video:
@@ -603,9 +606,6 @@ def write_sequence(folder: str | os.PathLike, num_frames: int = 90, width: int =
             if writer is not None:
                 writer.write(bgr)
             if depth:
-                from hand_models.render.depth_noise import depth_to_16uc1
-
-                (folder / "depth").mkdir(exist_ok=True)
                 d = frame.noisy_depth() if depth_noise else frame.depth
                 if not cv2.imwrite(str(folder / "depth" / f"depth_{frame.index:06d}.png"), depth_to_16uc1(d)):
                     raise OSError(f"could not write the depth of frame {frame.index}")
