@@ -6,7 +6,7 @@
 # build ros2_ws, source the install, then run tests/ros with pytest (launch_testing's pytest
 # plugin runs the launch test there too) and the launch test once more with launch_test.
 # Elsewhere it says why and exits 0 (ROS_TESTS_REQUIRE=1 makes that an error); the nodes are
-# still covered there by tests/test_nodes_stubbed.py against the rclpy stand-in.
+# still covered there by tests/test_nodes_*stubbed.py against the rclpy stand-in (tests/rclpy_standin.py).
 #
 # Environment (defaults in brackets):
 #   ROS_SETUP               ROS setup file, when ROS is not sourced yet [/opt/ros/jazzy/setup.bash]
